@@ -106,20 +106,27 @@ static void child_erase(struct moted_tree_node *n, struct moted_tree_node *c)
     n->child_count--;
 }
 
-static void node_free(struct moted_tree_node *n)
+static void sub_free(const struct moted_tree *t, struct moted_sub *s)
+{
+    if (t->release)
+        t->release(s->owner);
+    moted__free(s);
+}
+
+static void node_free(const struct moted_tree *t, struct moted_tree_node *n)
 {
     for (size_t i = 0; i < n->slot_cap; i++)
         if (n->slots[i])
-            node_free(n->slots[i]);
+            node_free(t, n->slots[i]);
     for (struct moted_sub *s = n->subs, *next; s; s = next) {
         next = s->next;
-        moted__free(s);
+        sub_free(t, s);
     }
     for (struct moted_share *g = n->shares, *gnext; g; g = gnext) {
         gnext = g->next;
         for (struct moted_sub *s = g->members, *next; s; s = next) {
             next = s->next;
-            moted__free(s);
+            sub_free(t, s);
         }
         moted__free(g->group);
         moted__free(g);
@@ -139,7 +146,7 @@ int moted__tree_init(struct moted_tree *t)
 void moted__tree_free(struct moted_tree *t)
 {
     if (t->root)
-        node_free(t->root);
+        node_free(t, t->root);
     memset(t, 0, sizeof *t);
 }
 
@@ -171,7 +178,7 @@ static struct moted_tree_node *node_at(struct moted_tree *t, const uint8_t *f, s
             c = node_new(n, level, ll, h);
             if (!c || child_insert(n, c)) {
                 if (c)
-                    node_free(c);
+                    node_free(t, c);
                 return NULL;
             }
             t->node_count++;
@@ -186,19 +193,22 @@ static void prune(struct moted_tree *t, struct moted_tree_node *n)
     while (n && n->parent && !n->subs && !n->shares && !n->child_count) {
         struct moted_tree_node *parent = n->parent;
         child_erase(parent, n);
-        node_free(n);
+        node_free(t, n);
         t->node_count--;
         n = parent;
     }
 }
 
-/* Adds or replaces owner's entry in a list; returns 0 new, 1 replaced, -1 no memory. */
-static int list_put(struct moted_sub **list, const struct moted_sub *sub)
+/* Adds or replaces key's entry in a list; returns 0 new, 1 replaced, -1 no memory. */
+static int list_put(const struct moted_tree *t, struct moted_sub **list,
+                    const struct moted_sub *sub)
 {
     struct moted_sub *s;
     for (s = *list; s; s = s->next) {
-        if (s->owner == sub->owner) {
+        if (s->key == sub->key) {
             struct moted_sub *next = s->next;
+            if (t->release && s->owner != sub->owner)
+                t->release(s->owner);
             *s = *sub;
             s->next = next;
             return 1;
@@ -213,13 +223,13 @@ static int list_put(struct moted_sub **list, const struct moted_sub *sub)
     return 0;
 }
 
-static int list_take(struct moted_sub **list, void *owner)
+static int list_take(const struct moted_tree *t, struct moted_sub **list, uintptr_t key)
 {
     for (struct moted_sub **pp = list; *pp; pp = &(*pp)->next) {
-        if ((*pp)->owner == owner) {
+        if ((*pp)->key == key) {
             struct moted_sub *s = *pp;
             *pp = s->next;
-            moted__free(s);
+            sub_free(t, s);
             return 1;
         }
     }
@@ -239,7 +249,7 @@ int moted__tree_add(struct moted_tree *t, const uint8_t *filter, size_t len,
     if (!n)
         return -1;
     if (!group.ptr) {
-        rc = list_put(&n->subs, sub);
+        rc = list_put(t, &n->subs, sub);
     } else {
         for (g = n->shares; g; g = g->next)
             if (g->group_len == group.len && !memcmp(g->group, group.ptr, group.len))
@@ -255,7 +265,7 @@ int moted__tree_add(struct moted_tree *t, const uint8_t *filter, size_t len,
             g->next = n->shares;
             n->shares = g;
         }
-        rc = list_put(&g->members, sub);
+        rc = list_put(t, &g->members, sub);
         if (rc == 0)
             g->count++;
     }
@@ -268,7 +278,7 @@ int moted__tree_add(struct moted_tree *t, const uint8_t *filter, size_t len,
     return rc;
 }
 
-int moted__tree_remove(struct moted_tree *t, const uint8_t *filter, size_t len, void *owner)
+int moted__tree_remove(struct moted_tree *t, const uint8_t *filter, size_t len, uintptr_t key)
 {
     struct mote_slice group = {0}, plain = {filter, len};
     struct moted_tree_node *n;
@@ -279,13 +289,13 @@ int moted__tree_remove(struct moted_tree *t, const uint8_t *filter, size_t len, 
     if (!n)
         return 0;
     if (!group.ptr) {
-        removed = list_take(&n->subs, owner);
+        removed = list_take(t, &n->subs, key);
     } else {
         for (struct moted_share **pg = &n->shares; *pg; pg = &(*pg)->next) {
             struct moted_share *g = *pg;
             if (g->group_len != group.len || memcmp(g->group, group.ptr, group.len))
                 continue;
-            removed = list_take(&g->members, owner);
+            removed = list_take(t, &g->members, key);
             if (removed)
                 g->count--;
             if (!g->members) {
@@ -338,4 +348,58 @@ void moted__tree_match(struct moted_tree *t, const uint8_t *topic, size_t len,
                        const struct moted_match_cb *cb)
 {
     match(t->root, topic, len, 0, 1, cb);
+}
+
+/* Walks stored topics level by level along a filter ('+' any child, '#' everything below). */
+static void report_all(const struct moted_tree_node *n, const struct moted_match_cb *cb, int top)
+{
+    /* '#' at the first level does not reach topics that start with '$' (MQTT-4.7.2-1). */
+    if (!(top && n->level_len && n->level[0] == '$'))
+        for (const struct moted_sub *s = n->subs; s; s = s->next)
+            cb->sub(cb->ctx, s);
+    if (top && n->level_len && n->level[0] == '$')
+        return;
+    for (size_t i = 0; i < n->slot_cap; i++)
+        if (n->slots[i])
+            report_all(n->slots[i], cb, 0);
+}
+
+static void match_filter(const struct moted_tree_node *n, const uint8_t *f, size_t len,
+                         size_t pos, int first, const struct moted_match_cb *cb)
+{
+    const uint8_t *level;
+    size_t ll;
+    const struct moted_tree_node *c;
+
+    if (pos > len) {
+        for (const struct moted_sub *s = n->subs; s; s = s->next)
+            cb->sub(cb->ctx, s);
+        return;
+    }
+    ll = next_level(f, len, &pos, &level);
+    if (ll == 1 && level[0] == '#') {
+        if (!first) /* "a/#" also matches "a" itself */
+            for (const struct moted_sub *s = n->subs; s; s = s->next)
+                cb->sub(cb->ctx, s);
+        for (size_t i = 0; i < n->slot_cap; i++)
+            if (n->slots[i])
+                report_all(n->slots[i], cb, first);
+        return;
+    }
+    if (ll == 1 && level[0] == '+') {
+        for (size_t i = 0; i < n->slot_cap; i++) {
+            c = n->slots[i];
+            if (c && !(first && c->level_len && c->level[0] == '$'))
+                match_filter(c, f, len, pos, 0, cb);
+        }
+        return;
+    }
+    if ((c = child_find(n, level, ll, hash_level(level, ll))))
+        match_filter(c, f, len, pos, 0, cb);
+}
+
+void moted__tree_match_filter(struct moted_tree *t, const uint8_t *filter, size_t len,
+                              const struct moted_match_cb *cb)
+{
+    match_filter(t->root, filter, len, 0, 1, cb);
 }

@@ -13,8 +13,13 @@
 
 struct moted_tree_node;
 
-/* One subscription: who (owner, the caller's session) and how. */
+/*
+ * One subscription: who and how. `key` says who for replacing and removing (a session's
+ * address); `owner` is what the caller gets back (the session, or any record of its own, which
+ * the tree hands to its `release` callback when the entry goes).
+ */
 struct moted_sub {
+    uintptr_t key;
     void *owner;
     uint8_t qos, no_local, retain_as_published, retain_handling;
     uint32_t id; /* subscription identifier, 0 = none */
@@ -33,6 +38,7 @@ struct moted_share {
 
 struct moted_tree {
     struct moted_tree_node *root;
+    void (*release)(void *owner); /* optional: called for each entry removed or replaced */
     size_t sub_count;
     size_t node_count;
 };
@@ -55,11 +61,18 @@ void moted__tree_free(struct moted_tree *t);
 int moted__tree_add(struct moted_tree *t, const uint8_t *filter, size_t len,
                     const struct moted_sub *sub);
 
-/* Removes owner's subscription to filter. Returns 1 if there was one, 0 if not. */
-int moted__tree_remove(struct moted_tree *t, const uint8_t *filter, size_t len, void *owner);
+/* Removes key's subscription to filter. Returns 1 if there was one, 0 if not. */
+int moted__tree_remove(struct moted_tree *t, const uint8_t *filter, size_t len, uintptr_t key);
 
 /* Calls cb for every subscription matching topic name `topic`. */
 void moted__tree_match(struct moted_tree *t, const uint8_t *topic, size_t len,
                        const struct moted_match_cb *cb);
+
+/*
+ * The other direction, for retained messages stored by topic: calls cb->sub for every entry
+ * stored under a topic name that topic filter `filter` matches (a plain filter; no "$share/").
+ */
+void moted__tree_match_filter(struct moted_tree *t, const uint8_t *filter, size_t len,
+                              const struct moted_match_cb *cb);
 
 #endif /* MOTED_TOPICTREE_H */

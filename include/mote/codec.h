@@ -428,9 +428,25 @@ int mote_codec_frame(const uint8_t *buf, size_t len, size_t max_size, struct mot
  */
 int mote_codec_decode(const uint8_t *buf, size_t len, uint8_t version, struct mote_packet *out);
 
+/** Options of mote_codec_decode_opts(). */
+enum mote_decode_opt {
+    /**
+     * Accept SUBSCRIBE and UNSUBSCRIBE filters that break the wildcard or "$share/" rules
+     * (they must still be well-formed UTF-8 strings), so that a broker can refuse each bad filter
+     * in its SUBACK (0x80 / 0x8F) as Mosquitto does, instead of closing the connection. The caller
+     * MUST then check each filter with mote_topic_check_filter().
+     */
+    MOTE_DECODE_LENIENT_FILTERS = 1u << 0,
+};
+
+/** mote_codec_decode() with options (enum mote_decode_opt, or-ed); 0 is mote_codec_decode(). */
+int mote_codec_decode_opts(const uint8_t *buf, size_t len, uint8_t version, unsigned opts,
+                           struct mote_packet *out);
+
 /**
  * Reads the next subscription of a decoded SUBSCRIBE. Start with it->pos = raw.ptr,
- * it->end = raw.ptr + raw.len (or use mote_codec_iter()). Returns 1 when one was read, 0 at the end.
+ * it->end = raw.ptr + raw.len (or use mote_codec_iter()). Returns 1 when one was read, 0 at the
+ * end. The filter's wildcard syntax is not checked again here (see MOTE_DECODE_LENIENT_FILTERS).
  */
 int mote_codec_subscribe_next(struct mote_iter *it, uint8_t version, struct mote_subscription *out);
 

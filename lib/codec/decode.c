@@ -123,11 +123,14 @@ static int decode_ack(struct rd *r, uint8_t version, uint8_t type, struct mote_a
     return mote__props_decode(r, type, &a->props, NULL);
 }
 
-static int read_subscription(struct rd *r, uint8_t version, struct mote_subscription *s)
+/* `check` 0: the filter's wildcard and share syntax is left to the caller. */
+static int read_subscription(struct rd *r, uint8_t version, int check,
+                             struct mote_subscription *s)
 {
     uint8_t opts;
     TRY(rd_str(r, &s->filter));
-    TRY(mote_topic_check_filter(s->filter.ptr, s->filter.len));
+    if (check)
+        TRY(mote_topic_check_filter(s->filter.ptr, s->filter.len));
     TRY(rd_u8(r, &opts));
     s->qos = opts & 3;
     s->no_local = (opts >> 2) & 1;
@@ -148,13 +151,13 @@ static int read_subscription(struct rd *r, uint8_t version, struct mote_subscrip
     return MOTE_OK;
 }
 
-static int read_unsubscription(struct rd *r, struct mote_slice *filter)
+static int read_unsubscription(struct rd *r, int check, struct mote_slice *filter)
 {
     TRY(rd_str(r, filter));
-    return mote_topic_check_filter(filter->ptr, filter->len);
+    return check ? mote_topic_check_filter(filter->ptr, filter->len) : MOTE_OK;
 }
 
-static int decode_subscribe(struct rd *r, uint8_t version, struct mote_subscribe *s)
+static int decode_subscribe(struct rd *r, uint8_t version, int check, struct mote_subscribe *s)
 {
     TRY(rd_packet_id(r, &s->packet_id));
     if (version == MOTE_V5)
@@ -163,13 +166,14 @@ static int decode_subscribe(struct rd *r, uint8_t version, struct mote_subscribe
     s->raw.len = rd_left(r);
     while (rd_left(r)) {
         struct mote_subscription sub;
-        TRY(read_subscription(r, version, &sub));
+        TRY(read_subscription(r, version, check, &sub));
         s->count++;
     }
     return s->count ? MOTE_OK : MOTE_ERR_NO_TOPICS; /* MQTT-3.8.3-3 */
 }
 
-static int decode_unsubscribe(struct rd *r, uint8_t version, struct mote_unsubscribe *u)
+static int decode_unsubscribe(struct rd *r, uint8_t version, int check,
+                              struct mote_unsubscribe *u)
 {
     TRY(rd_packet_id(r, &u->packet_id));
     if (version == MOTE_V5)
@@ -178,7 +182,7 @@ static int decode_unsubscribe(struct rd *r, uint8_t version, struct mote_unsubsc
     u->raw.len = rd_left(r);
     while (rd_left(r)) {
         struct mote_slice filter;
-        TRY(read_unsubscription(r, &filter));
+        TRY(read_unsubscription(r, check, &filter));
         u->count++;
     }
     return u->count ? MOTE_OK : MOTE_ERR_NO_TOPICS; /* MQTT-3.10.3-2 */
@@ -217,8 +221,10 @@ static int decode_reason_packet(struct rd *r, uint8_t version, uint8_t type,
     return mote__props_decode(r, type, &d->props, NULL);
 }
 
-static int decode_body(struct rd *r, uint8_t version, uint8_t flags, struct mote_packet *out)
+static int decode_body(struct rd *r, uint8_t version, uint8_t flags, unsigned opts,
+                       struct mote_packet *out)
 {
+    int check_filters = !(opts & MOTE_DECODE_LENIENT_FILTERS);
     switch (out->type) {
     case MOTE_CONNECT:
         return decode_connect(r, &out->u.connect);
@@ -232,12 +238,12 @@ static int decode_body(struct rd *r, uint8_t version, uint8_t flags, struct mote
     case MOTE_PUBCOMP:
         return decode_ack(r, version, out->type, &out->u.ack);
     case MOTE_SUBSCRIBE:
-        return decode_subscribe(r, version, &out->u.subscribe);
+        return decode_subscribe(r, version, check_filters, &out->u.subscribe);
     case MOTE_SUBACK:
     case MOTE_UNSUBACK:
         return decode_suback(r, version, out->type, &out->u.suback);
     case MOTE_UNSUBSCRIBE:
-        return decode_unsubscribe(r, version, &out->u.unsubscribe);
+        return decode_unsubscribe(r, version, check_filters, &out->u.unsubscribe);
     case MOTE_PINGREQ:
     case MOTE_PINGRESP:
         return MOTE_OK;
@@ -250,7 +256,15 @@ static int decode_body(struct rd *r, uint8_t version, uint8_t flags, struct mote
 }
 
 /* see mote/codec.h */
+/* see mote/codec.h */
 int mote_codec_decode(const uint8_t *buf, size_t len, uint8_t version, struct mote_packet *out)
+{
+    return mote_codec_decode_opts(buf, len, version, 0, out);
+}
+
+/* see mote/codec.h */
+int mote_codec_decode_opts(const uint8_t *buf, size_t len, uint8_t version, unsigned opts,
+                           struct mote_packet *out)
 {
     struct mote_frame f;
     struct rd r;
@@ -273,7 +287,7 @@ int mote_codec_decode(const uint8_t *buf, size_t len, uint8_t version, struct mo
         return MOTE_ERR_PACKET_TYPE;
     r.pos = buf + f.header_len;
     r.end = buf + f.total;
-    rc = decode_body(&r, version, f.flags, out);
+    rc = decode_body(&r, version, f.flags, opts, out);
     if (rc != MOTE_OK)
         return rc;
     return r.pos == r.end ? MOTE_OK : MOTE_ERR_TRAILING_BYTES;
@@ -292,7 +306,7 @@ int mote_codec_subscribe_next(struct mote_iter *it, uint8_t version, struct mote
     struct rd r = {it->pos, it->end};
     if (!it->pos || it->pos >= it->end)
         return 0;
-    if (read_subscription(&r, version, out) != MOTE_OK) {
+    if (read_subscription(&r, version, 0, out) != MOTE_OK) {
         it->pos = it->end;
         return 0;
     }
@@ -306,7 +320,7 @@ int mote_codec_unsubscribe_next(struct mote_iter *it, struct mote_slice *filter)
     struct rd r = {it->pos, it->end};
     if (!it->pos || it->pos >= it->end)
         return 0;
-    if (read_unsubscription(&r, filter) != MOTE_OK) {
+    if (read_unsubscription(&r, 0, filter) != MOTE_OK) {
         it->pos = it->end;
         return 0;
     }

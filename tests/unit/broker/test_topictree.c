@@ -32,7 +32,7 @@ static void on_share(void *ctx, struct moted_share *g)
 
 static int add(struct moted_tree *t, const char *f, void *owner, uint8_t qos)
 {
-    struct moted_sub s = {.owner = owner, .qos = qos};
+    struct moted_sub s = {.key = (uintptr_t)owner, .owner = owner, .qos = qos};
     return moted__tree_add(t, (const uint8_t *)f, strlen(f), &s);
 }
 
@@ -115,13 +115,13 @@ static void remove_prunes_empty_nodes(void **state)
     add(&t, "a/b/c/d", &A, 0);
     add(&t, "a/b", &B, 0);
     size_t nodes = t.node_count;
-    assert_int_equal(moted__tree_remove(&t, (const uint8_t *)"a/b/c/d", 7, &A), 1);
-    assert_int_equal(moted__tree_remove(&t, (const uint8_t *)"a/b/c/d", 7, &A), 0);
+    assert_int_equal(moted__tree_remove(&t, (const uint8_t *)"a/b/c/d", 7, (uintptr_t)&A), 1);
+    assert_int_equal(moted__tree_remove(&t, (const uint8_t *)"a/b/c/d", 7, (uintptr_t)&A), 0);
     assert_true(t.node_count < nodes);
     assert_int_equal((int)t.node_count, 2);
     assert_int_equal(match(&t, "a/b/c/d").n, 0);
     assert_int_equal(match(&t, "a/b").n, 1);
-    moted__tree_remove(&t, (const uint8_t *)"a/b", 3, &B);
+    moted__tree_remove(&t, (const uint8_t *)"a/b", 3, (uintptr_t)&B);
     assert_int_equal((int)t.node_count, 0);
     assert_int_equal((int)t.sub_count, 0);
     moted__tree_free(&t);
@@ -139,7 +139,7 @@ static void shared_subscriptions_form_groups(void **state)
     struct hits h = match(&t, "s/x");
     assert_int_equal(h.n, 1);
     assert_int_equal(h.shares, 3);
-    assert_int_equal(moted__tree_remove(&t, (const uint8_t *)"$share/g1/s/+", 13, &A), 1);
+    assert_int_equal(moted__tree_remove(&t, (const uint8_t *)"$share/g1/s/+", 13, (uintptr_t)&A), 1);
     assert_int_equal(match(&t, "s/x").shares, 2);
     moted__tree_free(&t);
 }
@@ -157,7 +157,7 @@ static void many_siblings_stay_findable(void **state)
     }
     for (int i = 0; i < 5000; i += 2) {
         snprintf(f, sizeof f, "dev/%d/cmd", i);
-        assert_int_equal(moted__tree_remove(&t, (const uint8_t *)f, strlen(f), &owners[i]), 1);
+        assert_int_equal(moted__tree_remove(&t, (const uint8_t *)f, strlen(f), (uintptr_t)&owners[i]), 1);
     }
     for (int i = 0; i < 5000; i++) {
         snprintf(f, sizeof f, "dev/%d/cmd", i);
@@ -170,6 +170,34 @@ static void many_siblings_stay_findable(void **state)
     assert_int_equal((int)moted__mem_used(), 0);
 }
 
+static struct hits stored(struct moted_tree *t, const char *filter)
+{
+    struct hits h = {0};
+    struct moted_match_cb cb = {on_sub, NULL, &h};
+    moted__tree_match_filter(t, (const uint8_t *)filter, strlen(filter), &cb);
+    return h;
+}
+
+static void retained_topics_are_found_by_filter(void **state)
+{
+    struct moted_tree t;
+    (void)state;
+    moted__tree_init(&t);
+    const char *topics[] = {"a/b", "a/c", "$SYS/x", "a", "b/c/d", "/x"};
+    for (size_t i = 0; i < sizeof topics / sizeof topics[0]; i++)
+        add(&t, topics[i], &A, 0);
+    assert_int_equal(stored(&t, "a/+").n, 2);
+    assert_int_equal(stored(&t, "#").n, 5);
+    assert_int_equal(stored(&t, "a/#").n, 3);
+    assert_int_equal(stored(&t, "+/+").n, 3); /* a/b a/c /x, not $SYS/x */
+    assert_int_equal(stored(&t, "$SYS/#").n, 1);
+    assert_int_equal(stored(&t, "+").n, 1);
+    assert_int_equal(stored(&t, "b/c/d").n, 1);
+    assert_int_equal(stored(&t, "b/c").n, 0);
+    assert_int_equal(stored(&t, "+/c/#").n, 2); /* a/c (parent rule) and b/c/d */
+    moted__tree_free(&t);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -180,6 +208,7 @@ int main(void)
         cmocka_unit_test(remove_prunes_empty_nodes),
         cmocka_unit_test(shared_subscriptions_form_groups),
         cmocka_unit_test(many_siblings_stay_findable),
+        cmocka_unit_test(retained_topics_are_found_by_filter),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -1,0 +1,410 @@
+/*
+ * broker.h - moted's private header, shared by the files of broker/: messages, sessions,
+ * connections, workers, and the functions they call across files (moted__ prefix).
+ *
+ * Ownership in one paragraph: a message (struct moted_msg) is immutable once made and counted
+ * by references, so every session that must deliver it holds one reference and no copy. A
+ * session belongs to one worker at a time; only that worker's thread touches it. A connection
+ * belongs to the worker that accepted it. The subscription tree, the retained store and the
+ * client-id table are shared; each guards itself (see router.c).
+ */
+#ifndef MOTED_BROKER_H
+#define MOTED_BROKER_H
+
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "alloc.h"
+#include "config.h"
+#include "loop.h"
+#include "mote/codec.h"
+#include "topictree.h"
+
+#define MOTED_VERSION "0.1.0"
+
+/* What we grant a 5.0 client that does not ask (and the most we hold per connection). */
+#define MOTED_TOPIC_ALIAS_MAX 10
+#define MOTED_MAX_SUB_IDS 8 /* subscription identifiers carried on one delivery */
+
+/* ---------------------------------------------------------------------------------------------
+ * Logging (log.c)
+ * ------------------------------------------------------------------------------------------- */
+
+void moted__log_setup(const struct moted_config *cfg);
+void moted__log(int type, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+void moted__log_close(void);
+
+/* ---------------------------------------------------------------------------------------------
+ * Messages (msg.c)
+ * ------------------------------------------------------------------------------------------- */
+
+struct moted_msg {
+    atomic_int refs;
+    uint8_t qos;    /* as published */
+    uint8_t retain; /* as published */
+    uint64_t expire_at_ms; /* 0: never (MQTT 5 message expiry, monotonic clock) */
+    const void *origin;    /* publishing session, for No Local; compare only, never follow */
+    uint16_t topic_len;
+    uint32_t props_len; /* forwardable 5.0 properties, without alias, sub ids, expiry */
+    uint32_t payload_len;
+    uint8_t data[]; /* topic, props, payload */
+};
+
+static inline const uint8_t *moted__msg_topic(const struct moted_msg *m)
+{
+    return m->data;
+}
+static inline const uint8_t *moted__msg_props(const struct moted_msg *m)
+{
+    return m->data + m->topic_len;
+}
+static inline const uint8_t *moted__msg_payload(const struct moted_msg *m)
+{
+    return m->data + m->topic_len + m->props_len;
+}
+
+/* Makes a message from a decoded PUBLISH (or a will). NULL when out of memory. */
+struct moted_msg *moted__msg_new(struct mote_slice topic, const struct mote_props *props,
+                                 struct mote_slice payload, uint8_t qos, uint8_t retain,
+                                 const void *origin, uint64_t now_ms);
+void moted__msg_ref(struct moted_msg *m);
+void moted__msg_unref(struct moted_msg *m);
+/* Seconds of expiry left (rounded up), 0 if it has none; *expired set when it is past. */
+uint32_t moted__msg_expiry_left(const struct moted_msg *m, uint64_t now_ms, int *expired);
+
+/* ---------------------------------------------------------------------------------------------
+ * Sessions (session.c)
+ * ------------------------------------------------------------------------------------------- */
+
+enum moted_out_state {
+    OUT_FREE = 0,
+    OUT_WAIT_PUBACK,  /* QoS 1 sent */
+    OUT_WAIT_PUBREC,  /* QoS 2 sent */
+    OUT_WAIT_PUBCOMP, /* PUBREL sent */
+};
+
+/* One outgoing QoS 1/2 message in flight, keyed by its packet id. */
+struct moted_out {
+    struct moted_msg *msg; /* NULL once PUBREC came (only the id matters then) */
+    uint16_t packet_id;
+    uint8_t qos;
+    uint8_t state;
+    uint8_t retain;
+    uint8_t sub_id_count;
+    uint32_t sub_ids[MOTED_MAX_SUB_IDS];
+};
+
+/* A delivery waiting for the in-flight window or for the client to come back. */
+struct moted_queued {
+    struct moted_msg *msg;
+    uint8_t qos;
+    uint8_t retain;
+    uint8_t sub_id_count;
+    uint32_t sub_ids[MOTED_MAX_SUB_IDS];
+    struct moted_queued *next;
+};
+
+/* A subscription as the session remembers it (the tree has the routing copy). */
+struct moted_session_sub {
+    uint8_t *filter;
+    size_t filter_len;
+    struct moted_session_sub *next;
+};
+
+struct moted_conn;
+struct moted_worker;
+struct moted_post;
+struct moted_broker;
+
+struct moted_session {
+    char *client_id;
+    size_t client_id_len;
+    struct moted_conn *conn; /* NULL while offline */
+    struct moted_worker *owner;
+    uint8_t version;
+    uint8_t clean;              /* 3.1.1 clean session (expires at disconnect) */
+    uint32_t expiry_interval;   /* seconds; 0xFFFFFFFF never */
+    struct moted_timer expiry_timer;
+
+    /*
+     * Outgoing QoS 1/2 in flight, oldest first: a ring of out_len slots from out_head, some of
+     * which may be free (acknowledged out of order). out_count live ones, at most `window`.
+     */
+    struct moted_out *out;
+    uint32_t out_cap, out_head, out_len, out_count;
+    uint16_t window; /* the client's receive maximum, capped by max_inflight_messages */
+    uint16_t next_id;
+
+    struct moted_queued *queue_head, *queue_tail;
+    size_t queue_count, queue_bytes;
+
+    /* Incoming QoS 2: packet ids received (PUBREC sent) awaiting PUBREL. */
+    uint16_t *in_qos2;
+    uint16_t in_qos2_count, in_qos2_cap;
+
+    struct moted_session_sub *subs;
+    size_t sub_count;
+
+    /* Will: set at CONNECT, published on an abnormal close after its delay. */
+    struct moted_msg *will;
+    uint32_t will_delay;
+    struct moted_timer will_timer;
+
+    struct moted_session *hash_next; /* client-id table chain */
+    uint64_t match_mark;             /* router.c: one delivery per message per session */
+    uint32_t match_slot;
+};
+
+struct moted_session *moted__session_new(const uint8_t *id, size_t len);
+void moted__session_free(struct moted_session *s);
+/* Drops in-flight state, queue and subscriptions (clean start / clean session). */
+void moted__session_clear(struct moted_session *s);
+struct moted_out *moted__session_out_find(struct moted_session *s, uint16_t id);
+/* A new in-flight slot with a fresh packet id; NULL when the window is full or no memory. */
+struct moted_out *moted__session_out_add(struct moted_session *s);
+void moted__session_out_del(struct moted_session *s, struct moted_out *o);
+/* The i-th slot of the ring, oldest first (may be OUT_FREE). */
+static inline struct moted_out *moted__session_out_at(struct moted_session *s, uint32_t i)
+{
+    return &s->out[(s->out_head + i) & (s->out_cap - 1)];
+}
+int moted__session_qos2_has(const struct moted_session *s, uint16_t id);
+int moted__session_qos2_add(struct moted_session *s, uint16_t id);
+void moted__session_qos2_del(struct moted_session *s, uint16_t id);
+
+/* ---------------------------------------------------------------------------------------------
+ * Connections (conn.c): bytes in, packets out, batched writes
+ * ------------------------------------------------------------------------------------------- */
+
+/*
+ * The transport seam (Redis's connection.h): plain TCP now, TLS in its own file later.
+ * read/write return bytes moved, 0 = try again later, -1 = closed or failed.
+ */
+struct moted_transport {
+    const char *name;
+    long (*read)(struct moted_conn *c, void *buf, size_t len);
+    long (*write)(struct moted_conn *c, const void *buf, size_t len);
+    void (*close)(struct moted_conn *c);
+};
+
+extern const struct moted_transport moted__tcp_transport;
+
+enum moted_conn_state {
+    CONN_NEW,       /* waiting for CONNECT */
+    CONN_ACTIVE,    /* CONNACK sent */
+    CONN_CLOSING,   /* flushing what is queued, then closing */
+};
+
+struct moted_listener_rt; /* a listening socket (main.c) */
+
+struct moted_conn {
+    int fd;
+    struct moted_worker *w;
+    const struct moted_transport *tp;
+    struct moted_listener_rt *listener;
+    char peer[64]; /* "address:port" for logs */
+    enum moted_conn_state state;
+    uint8_t version;
+    uint8_t want_write;  /* registered for writable */
+    uint8_t in_flush_list;
+    uint8_t will_suppressed; /* normal DISCONNECT */
+    uint8_t closed;
+
+    uint8_t *rbuf;
+    size_t rlen, rcap;
+    uint8_t *wbuf;
+    size_t wlen, woff, wcap;
+
+    uint16_t keep_alive;
+    uint64_t last_rx_ms;
+    struct moted_timer ka_timer;
+
+    uint32_t max_packet_out; /* client's maximum packet size (5.0), 0: protocol maximum */
+    uint16_t receive_max_out; /* client's receive maximum: our outgoing QoS>0 window */
+    uint16_t topic_alias_max_in; /* what we granted */
+    struct mote_slice *aliases; /* client->server topic aliases, 1..topic_alias_max_in */
+    uint8_t *alias_store[MOTED_TOPIC_ALIAS_MAX + 1];
+    size_t alias_len[MOTED_TOPIC_ALIAS_MAX + 1];
+    uint8_t request_problem_info;
+
+    struct moted_session *session;
+    char *username;
+
+    struct moted_conn *flush_next; /* worker's list of connections with output */
+    struct moted_conn *dead_next;  /* worker's list of closed connections to free */
+    struct moted_conn *prev, *next; /* worker's open connections */
+};
+
+/* Queues an encoded packet for the connection (flushed once per loop turn). 0, or -1. */
+int moted__conn_send(struct moted_conn *c, const struct mote_packet *p);
+/* Sends a 5.0 DISCONNECT with reason (nothing in 3.1.1), then closes after flushing. */
+void moted__conn_disconnect(struct moted_conn *c, uint8_t reason, const char *why);
+/* Closes now; publishes the will unless suppressed. */
+void moted__conn_close(struct moted_conn *c, const char *why);
+/* Writes out what is queued; returns -1 if the connection died. */
+int moted__conn_flush(struct moted_conn *c);
+/* Closes every connection of the worker (shutdown), telling 5.0 clients why. */
+void moted__conn_close_all(struct moted_worker *w);
+/* Frees the connections closed during this turn (before_sleep). */
+void moted__conn_reap(struct moted_worker *w);
+/* Bytes queued for the connection and not yet written. */
+static inline size_t moted__conn_pending(const struct moted_conn *c)
+{
+    return c->wlen - c->woff;
+}
+void moted__conn_accept(struct moted_worker *w, int fd, struct moted_listener_rt *l,
+                        const char *peer);
+/* Takes over a connection another worker handed here (its CONNECT hashed to this worker). */
+void moted__conn_adopt(struct moted_worker *w, struct moted_conn *c);
+/* Stops reading and timers of c on its worker, to hand it to worker `to`. */
+void moted__conn_handover(struct moted_conn *c, int to);
+
+/* ---------------------------------------------------------------------------------------------
+ * Protocol (proto.c): one handler per packet, and deliveries to sessions
+ * ------------------------------------------------------------------------------------------- */
+
+/* Handles one framed packet. Returns 0, or -1 when the connection was closed. */
+int moted__proto_packet(struct moted_conn *c, const uint8_t *pkt, size_t len);
+/* Offers message m to session s at the given QoS. Sends now, or queues, or drops (counted). */
+void moted__proto_deliver(struct moted_session *s, struct moted_msg *m, uint8_t qos,
+                          uint8_t retain, const uint32_t *sub_ids, uint8_t sub_id_count);
+/* Sends what the window allows from the session's queue. */
+void moted__proto_drain(struct moted_session *s);
+/* A connection went away: detach its session, arm will and expiry. */
+void moted__proto_conn_gone(struct moted_conn *c);
+
+/* ---------------------------------------------------------------------------------------------
+ * Routing (router.c)
+ *
+ * No lock on the publish path. Each worker owns what its sessions subscribed to (its own tree),
+ * its own replica of the retained messages, and the shared-subscription groups that hash to it.
+ * A client id hashes to one home worker, so a session lives on one worker forever and a CONNECT
+ * that arrives elsewhere hands its connection over. A message published on one worker is matched
+ * there and posted (one reference, batched per loop turn) to every other worker, which matches
+ * it against its own tree: every worker sees every message in publish order.
+ * ------------------------------------------------------------------------------------------- */
+
+/* Delivers m, published on w, everywhere (local now, other workers after this loop turn). */
+void moted__router_publish(struct moted_worker *w, struct moted_msg *m);
+/* Matches m against w's own subscriptions, retained replica and share groups. */
+void moted__router_local(struct moted_worker *w, struct moted_msg *m);
+/* Adds a subscription of s; returns 0 new, 1 replaced, -1 no memory. */
+int moted__router_subscribe(struct moted_session *s, const struct mote_subscription *sub,
+                            uint32_t sub_id);
+/* Removes it; returns 1 if it existed. */
+int moted__router_unsubscribe(struct moted_session *s, struct mote_slice filter);
+void moted__router_unsubscribe_all(struct moted_session *s);
+/* Sends the retained messages matching the subscription to s. */
+void moted__router_send_retained(struct moted_session *s, const struct mote_subscription *sub,
+                                 uint32_t sub_id);
+
+/* On a share group's home worker: applies a POST_SHARE_ADD or POST_SHARE_DEL. */
+void moted__router_share_apply(struct moted_worker *w, struct moted_post *p);
+int moted__router_init_worker(struct moted_worker *w);
+void moted__router_free_worker(struct moted_worker *w);
+
+/* Sessions of a worker by client id. */
+struct moted_session *moted__sessions_find(struct moted_worker *w, const uint8_t *id, size_t len);
+int moted__sessions_add(struct moted_worker *w, struct moted_session *s);
+void moted__sessions_remove(struct moted_worker *w, struct moted_session *s);
+/* The worker a client id lives on. */
+int moted__home_worker(const struct moted_broker *b, const uint8_t *id, size_t len);
+
+/* ---------------------------------------------------------------------------------------------
+ * Workers (worker.c) and the broker (main.c)
+ * ------------------------------------------------------------------------------------------- */
+
+struct moted_listener_rt {
+    int *fds; /* one listening socket per worker (SO_REUSEPORT) */
+    const struct moted_listener *cfg;
+    int allow_anonymous;
+    atomic_int connections;
+};
+
+/* What one worker posts to another. */
+enum moted_post_kind {
+    POST_MSG,        /* match this message locally */
+    POST_DELIVER,    /* deliver to the session with this client id (a share group's pick) */
+    POST_ADOPT,      /* take over this connection (its CONNECT hashed here) */
+    POST_SHARE_ADD,  /* add a member to a share group homed here */
+    POST_SHARE_DEL,  /* remove one */
+    POST_STOP,
+};
+
+struct moted_post {
+    enum moted_post_kind kind;
+    struct moted_msg *msg;
+    struct moted_conn *conn;
+    uint8_t qos, retain;
+    uint32_t sub_id;
+    uint8_t *key; /* client id (DELIVER), or filter (SHARE_*) */
+    size_t key_len;
+    uint8_t *client_id; /* SHARE_*: member */
+    size_t client_id_len;
+    int from;         /* worker index of the member (SHARE_*) */
+    uintptr_t member; /* the member's identity (SHARE_*) */
+    struct mote_subscription opts;
+    struct moted_post *next;
+};
+
+struct moted_worker {
+    struct moted_broker *b;
+    int index;
+    pthread_t thread;
+    struct moted_loop loop;
+    struct moted_conn *flush_list;
+    struct moted_conn *dead_list; /* closed this turn, freed before sleeping */
+    struct moted_conn *conns;     /* open connections */
+    size_t conn_count;
+
+    /* Inbox: other workers append under the lock; this worker takes the whole list. */
+    pthread_mutex_t inbox_lock;
+    struct moted_post *inbox_head, *inbox_tail;
+    /* Outboxes to each other worker, filled during a turn, handed over before sleeping. */
+    struct moted_post **out_head, **out_tail;
+
+    /* Owned by this worker's thread alone. */
+    struct moted_tree tree;     /* subscriptions of this worker's sessions */
+    struct moted_tree retained; /* replica: topic -> retained message (sub.owner = msg) */
+    struct moted_tree shares;   /* share groups homed here: members by client id */
+    struct moted_session **sessions;
+    size_t session_cap, session_count;
+    uint64_t next_auto_id;
+
+    /* router.c: the deliveries one message makes, one per session */
+    struct moted_delivery *scratch;
+    size_t scratch_len, scratch_cap;
+    uint64_t match_gen;
+
+    /* conn.c: every read lands here first, so an idle connection holds no buffer */
+    uint8_t *rbuf;
+    size_t rbuf_cap;
+};
+
+struct moted_delivery {
+    struct moted_session *s;
+    uint8_t qos, retain, sub_id_count;
+    uint32_t sub_ids[MOTED_MAX_SUB_IDS];
+};
+
+int moted__worker_init(struct moted_worker *w, struct moted_broker *b, int index, int setsize);
+/* After the thread stopped: closes connections, frees sessions and everything else. */
+void moted__worker_free(struct moted_worker *w);
+/* Queues a post for worker `to` (sent when this turn ends). Takes ownership of p. */
+void moted__worker_post(struct moted_worker *from, int to, struct moted_post *p);
+int moted__worker_start(struct moted_worker *w);
+
+struct moted_broker {
+    struct moted_config cfg;
+    struct moted_listener_rt *listeners;
+    size_t listener_count;
+    struct moted_worker *workers;
+    int worker_count;
+    atomic_int connections;
+    atomic_int stopping;
+    atomic_ulong dropped; /* deliveries dropped: queue limits, expiry */
+};
+
+#endif /* MOTED_BROKER_H */

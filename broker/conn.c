@@ -1,0 +1,431 @@
+/*
+ * conn.c - a client connection's bytes: reads land in the worker's buffer and are framed in
+ * place, so only a partial packet is ever kept per connection; output is encoded into a
+ * per-connection buffer and written once per loop turn, then the buffer is released. An idle
+ * connection therefore holds no buffer at all.
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "broker.h"
+
+#define CONNECT_TIMEOUT_MS 10000
+#define MAX_PENDING_OUT (64u * 1024u * 1024u) /* per connection; QoS 0 is dropped past it */
+
+/* ---- plain TCP transport ---- */
+
+static long tcp_read(struct moted_conn *c, void *buf, size_t len)
+{
+    ssize_t n = read(c->fd, buf, len);
+    if (n > 0)
+        return n;
+    if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR))
+        return 0;
+    return -1; /* 0 bytes: the peer closed; never reported as "try again" */
+}
+
+static long tcp_write(struct moted_conn *c, const void *buf, size_t len)
+{
+    ssize_t n = send(c->fd, buf, len, MSG_NOSIGNAL);
+    if (n >= 0)
+        return n;
+    if (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR)
+        return 0;
+    return -1;
+}
+
+static void tcp_close(struct moted_conn *c)
+{
+    close(c->fd);
+}
+
+const struct moted_transport moted__tcp_transport = {"tcp", tcp_read, tcp_write, tcp_close};
+
+/* ---- lifecycle ---- */
+
+static void on_io(struct moted_loop *loop, int fd, void *data, int mask);
+static void on_timer(struct moted_loop *loop, void *data);
+
+static void list_add(struct moted_worker *w, struct moted_conn *c)
+{
+    c->prev = NULL;
+    c->next = w->conns;
+    if (w->conns)
+        w->conns->prev = c;
+    w->conns = c;
+    w->conn_count++;
+}
+
+static void list_del(struct moted_worker *w, struct moted_conn *c)
+{
+    if (c->prev)
+        c->prev->next = c->next;
+    else
+        w->conns = c->next;
+    if (c->next)
+        c->next->prev = c->prev;
+    c->prev = c->next = NULL;
+    w->conn_count--;
+}
+
+void moted__conn_accept(struct moted_worker *w, int fd, struct moted_listener_rt *l,
+                        const char *peer)
+{
+    struct moted_conn *c = moted__calloc(1, sizeof *c);
+    if (!c) {
+        moted__log(MOTED_LOG_WARNING, "%s refused: out of memory (memory_limit)", peer);
+        close(fd);
+        return;
+    }
+    c->fd = fd;
+    c->w = w;
+    c->tp = &moted__tcp_transport;
+    c->listener = l;
+    c->state = CONN_NEW;
+    strncpy(c->peer, peer, sizeof c->peer - 1);
+    c->last_rx_ms = w->loop.now_ms;
+    c->ka_timer.fn = on_timer;
+    c->ka_timer.data = c;
+    if (moted__loop_add(&w->loop, fd, MOTED_READABLE, on_io, c)) {
+        moted__log(MOTED_LOG_WARNING, "%s refused: %s", peer, strerror(errno));
+        close(fd);
+        moted__free(c);
+        return;
+    }
+    moted__timer_set(&w->loop, &c->ka_timer, w->loop.now_ms + CONNECT_TIMEOUT_MS);
+    list_add(w, c);
+    atomic_fetch_add(&l->connections, 1);
+    atomic_fetch_add(&w->b->connections, 1);
+    moted__log(MOTED_LOG_DEBUG, "new connection from %s on port %u", peer, l->cfg->port);
+}
+
+static void conn_free(struct moted_conn *c)
+{
+    for (int i = 0; i <= MOTED_TOPIC_ALIAS_MAX; i++)
+        moted__free(c->alias_store[i]);
+    moted__free(c->rbuf);
+    moted__free(c->wbuf);
+    moted__free(c->username);
+    moted__free(c);
+}
+
+void moted__conn_reap(struct moted_worker *w)
+{
+    while (w->dead_list) {
+        struct moted_conn *c = w->dead_list;
+        w->dead_list = c->dead_next;
+        conn_free(c);
+    }
+}
+
+void moted__conn_close_all(struct moted_worker *w)
+{
+    while (w->conns)
+        moted__conn_disconnect(w->conns, MOTE_RC_SERVER_SHUTTING_DOWN, "broker shutting down");
+    moted__conn_reap(w);
+}
+
+void moted__conn_close(struct moted_conn *c, const char *why)
+{
+    struct moted_worker *w = c->w;
+    if (c->closed)
+        return;
+    c->closed = 1;
+    if (c->session)
+        moted__log(MOTED_LOG_NOTICE, "client %s (%s) disconnected: %s", c->session->client_id,
+                   c->peer, why);
+    else
+        moted__log(MOTED_LOG_NOTICE, "connection from %s closed: %s", c->peer, why);
+    moted__loop_del(&w->loop, c->fd, MOTED_READABLE | MOTED_WRITABLE);
+    moted__timer_cancel(&w->loop, &c->ka_timer);
+    c->tp->close(c);
+    list_del(w, c);
+    atomic_fetch_sub(&c->listener->connections, 1);
+    atomic_fetch_sub(&w->b->connections, 1);
+    moted__proto_conn_gone(c);
+    c->dead_next = w->dead_list;
+    w->dead_list = c;
+}
+
+void moted__conn_disconnect(struct moted_conn *c, uint8_t reason, const char *why)
+{
+    if (c->closed)
+        return;
+    if (c->version == MOTE_V5 && c->state != CONN_NEW && reason) {
+        struct mote_packet p = {.type = MOTE_DISCONNECT};
+        p.u.reason.reason = reason;
+        moted__conn_send(c, &p);
+    }
+    moted__conn_flush(c);
+    moted__conn_close(c, why);
+}
+
+void moted__conn_handover(struct moted_conn *c, int to)
+{
+    struct moted_worker *w = c->w;
+    struct moted_post *p = moted__calloc(1, sizeof *p);
+    moted__loop_del(&w->loop, c->fd, MOTED_READABLE | MOTED_WRITABLE);
+    moted__timer_cancel(&w->loop, &c->ka_timer);
+    list_del(w, c);
+    if (!p) { /* cannot hand it over: the client will retry */
+        c->tp->close(c);
+        atomic_fetch_sub(&c->listener->connections, 1);
+        atomic_fetch_sub(&w->b->connections, 1);
+        conn_free(c);
+        return;
+    }
+    p->kind = POST_ADOPT;
+    p->conn = c;
+    moted__worker_post(w, to, p);
+}
+
+/* ---- input ---- */
+
+static void process(struct moted_conn *c, uint8_t *buf, size_t have);
+
+void moted__conn_adopt(struct moted_worker *w, struct moted_conn *c)
+{
+    uint8_t *buf = c->rbuf;
+    size_t have = c->rlen;
+    c->w = w;
+    c->rbuf = NULL;
+    c->rlen = c->rcap = 0;
+    list_add(w, c);
+    if (moted__loop_add(&w->loop, c->fd, MOTED_READABLE, on_io, c)) {
+        moted__free(buf);
+        moted__conn_close(c, "cannot watch the socket");
+        return;
+    }
+    moted__timer_set(&w->loop, &c->ka_timer, w->loop.now_ms + CONNECT_TIMEOUT_MS);
+    /* Copy into the worker's buffer so `process` sees the usual layout. */
+    if (have <= w->rbuf_cap) {
+        memcpy(w->rbuf, buf, have);
+        moted__free(buf);
+        process(c, w->rbuf, have);
+    } else {
+        c->rbuf = buf;
+        c->rlen = c->rcap = have;
+        process(c, c->rbuf, have);
+    }
+}
+
+static uint32_t max_in(const struct moted_conn *c)
+{
+    uint32_t m = c->w->b->cfg.max_packet_size;
+    return m ? m : MOTE_PACKET_MAX;
+}
+
+/* Frames and handles every whole packet in buf; keeps the partial rest in c->rbuf. */
+static void process(struct moted_conn *c, uint8_t *buf, size_t have)
+{
+    size_t off = 0, want = 0;
+    struct mote_frame f;
+
+    while (off < have && !c->closed) {
+        int rc = mote_codec_frame(buf + off, have - off, max_in(c), &f);
+        if (rc == MOTE_NEED_MORE) {
+            want = (have - off) + f.need;
+            break;
+        }
+        if (rc == MOTE_ERR_PACKET_TOO_LARGE) {
+            moted__log(MOTED_LOG_NOTICE, "%s sent a packet of %zu bytes, over max_packet_size %u",
+                       c->peer, f.total, max_in(c));
+            moted__conn_disconnect(c, MOTE_RC_PACKET_TOO_LARGE, "packet too large");
+            return;
+        }
+        if (rc != MOTE_OK) {
+            moted__conn_disconnect(c, MOTE_RC_MALFORMED_PACKET, mote_strerror(rc));
+            return;
+        }
+        rc = moted__proto_packet(c, buf + off, f.total);
+        if (rc < 0)
+            return;
+        if (rc == 1) { /* handed to another worker: the bytes travel with it */
+            uint8_t *rest = moted__malloc(have - off);
+            if (rest)
+                memcpy(rest, buf + off, have - off);
+            if (buf == c->rbuf)
+                moted__free(c->rbuf);
+            c->rbuf = rest;
+            c->rlen = c->rcap = rest ? have - off : 0;
+            return;
+        }
+        off += f.total;
+    }
+    if (c->closed)
+        return;
+    if (off == have) {
+        if (buf == c->rbuf) {
+            moted__free(c->rbuf);
+            c->rbuf = NULL;
+            c->rcap = 0;
+        }
+        c->rlen = 0;
+        return;
+    }
+    /* Keep the partial packet; room for all of it when it is larger than the worker's buffer. */
+    size_t rest = have - off, cap = want > c->w->rbuf_cap ? want : rest;
+    if (buf == c->rbuf) {
+        memmove(c->rbuf, c->rbuf + off, rest);
+        if (cap > c->rcap) {
+            uint8_t *nb = moted__realloc(c->rbuf, cap);
+            if (!nb) {
+                moted__conn_disconnect(c, MOTE_RC_SERVER_BUSY, "out of memory for a packet");
+                return;
+            }
+            c->rbuf = nb;
+            c->rcap = cap;
+        }
+    } else {
+        moted__free(c->rbuf);
+        c->rbuf = moted__malloc(cap);
+        if (!c->rbuf) {
+            c->rcap = 0;
+            moted__conn_disconnect(c, MOTE_RC_SERVER_BUSY, "out of memory for a packet");
+            return;
+        }
+        c->rcap = cap;
+        memcpy(c->rbuf, buf + off, rest);
+    }
+    c->rlen = rest;
+}
+
+static void conn_read(struct moted_conn *c)
+{
+    struct moted_worker *w = c->w;
+    uint8_t *buf;
+    size_t have, cap;
+    long n;
+
+    if (c->rbuf && c->rcap > w->rbuf_cap) { /* a packet larger than the worker's buffer */
+        buf = c->rbuf;
+        cap = c->rcap;
+    } else {
+        buf = w->rbuf;
+        cap = w->rbuf_cap;
+        if (c->rlen)
+            memcpy(buf, c->rbuf, c->rlen);
+        moted__free(c->rbuf);
+        c->rbuf = NULL;
+        c->rcap = 0;
+    }
+    have = c->rlen;
+    c->rlen = 0;
+    n = c->tp->read(c, buf + have, cap - have);
+    if (n < 0) {
+        moted__conn_close(c, c->state == CONN_NEW ? "closed before CONNECT"
+                                                  : "connection closed by the client");
+        return;
+    }
+    if (n == 0) {
+        if (have && buf == w->rbuf) { /* nothing new: put the partial packet back */
+            c->rbuf = moted__malloc(have);
+            if (c->rbuf) {
+                memcpy(c->rbuf, buf, have);
+                c->rlen = c->rcap = have;
+            }
+        } else if (buf == c->rbuf) {
+            c->rlen = have;
+        }
+        return;
+    }
+    c->last_rx_ms = w->loop.now_ms;
+    process(c, buf, have + (size_t)n);
+}
+
+static void on_io(struct moted_loop *loop, int fd, void *data, int mask)
+{
+    struct moted_conn *c = data;
+    (void)loop;
+    (void)fd;
+    if (mask & MOTED_WRITABLE)
+        moted__conn_flush(c);
+    if ((mask & MOTED_READABLE) && !c->closed)
+        conn_read(c);
+}
+
+static void on_timer(struct moted_loop *loop, void *data)
+{
+    struct moted_conn *c = data;
+    uint64_t limit;
+    if (c->state == CONN_NEW) {
+        moted__conn_close(c, "no CONNECT within 10 seconds");
+        return;
+    }
+    if (!c->keep_alive)
+        return;
+    limit = (uint64_t)c->keep_alive * 1500u; /* one and a half times (MQTT-3.1.2-22) */
+    if (loop->now_ms - c->last_rx_ms >= limit) {
+        moted__conn_disconnect(c, MOTE_RC_KEEP_ALIVE_TIMEOUT, "keep alive timeout");
+        return;
+    }
+    moted__timer_set(loop, &c->ka_timer, c->last_rx_ms + limit);
+}
+
+/* ---- output ---- */
+
+int moted__conn_send(struct moted_conn *c, const struct mote_packet *p)
+{
+    size_t size, written;
+    int rc;
+    if (c->closed)
+        return -1;
+    rc = mote_codec_size(p, c->version ? c->version : MOTE_V311, &size);
+    if (rc != MOTE_OK) {
+        moted__log(MOTED_LOG_ERROR, "cannot encode %s for %s: %s", mote_packet_name(p->type),
+                   c->peer, mote_strerror(rc));
+        return -1;
+    }
+    if (moted__conn_pending(c) + size > MAX_PENDING_OUT)
+        return -1;
+    if (c->wlen + size > c->wcap) {
+        size_t cap = c->wcap ? c->wcap : 512;
+        while (cap < c->wlen + size)
+            cap *= 2;
+        uint8_t *nb = moted__realloc(c->wbuf, cap);
+        if (!nb)
+            return -1;
+        c->wbuf = nb;
+        c->wcap = cap;
+    }
+    mote_codec_encode(p, c->version ? c->version : MOTE_V311, c->wbuf + c->wlen, size, &written);
+    c->wlen += written;
+    if (!c->in_flush_list) {
+        c->in_flush_list = 1;
+        c->flush_next = c->w->flush_list;
+        c->w->flush_list = c;
+    }
+    return 0;
+}
+
+int moted__conn_flush(struct moted_conn *c)
+{
+    struct moted_worker *w = c->w;
+    while (c->woff < c->wlen) {
+        long n = c->tp->write(c, c->wbuf + c->woff, c->wlen - c->woff);
+        if (n < 0) {
+            moted__conn_close(c, "write failed: connection lost");
+            return -1;
+        }
+        if (n == 0) {
+            if (!c->want_write) {
+                c->want_write = 1;
+                moted__loop_add(&w->loop, c->fd, MOTED_WRITABLE, on_io, c);
+            }
+            return 0;
+        }
+        c->woff += (size_t)n;
+    }
+    /* All written: give the buffer back, an idle connection keeps none. */
+    moted__free(c->wbuf);
+    c->wbuf = NULL;
+    c->wlen = c->woff = c->wcap = 0;
+    if (c->want_write) {
+        c->want_write = 0;
+        moted__loop_del(&w->loop, c->fd, MOTED_WRITABLE);
+    }
+    return 0;
+}
