@@ -106,6 +106,8 @@ static int encode_publish(struct wr *w, uint8_t version, const struct mote_publi
         TRY(mote_topic_check_name(p->topic.ptr, p->topic.len));
     if (!p->payload.ptr && p->payload.len)
         return MOTE_ERR_BAD_ARG;
+    if (p->payload.len > MOTE_VARINT_MAX) /* before counting: the count must never wrap */
+        return MOTE_ERR_PACKET_TOO_LARGE;
     wr_bytes(w, p->payload.ptr, p->payload.len);
     return MOTE_OK;
 }
@@ -188,6 +190,8 @@ static int encode_suback(struct wr *w, uint8_t version, uint8_t type, const stru
         return MOTE_ERR_NO_TOPICS;
     if (!s->codes)
         return MOTE_ERR_BAD_ARG;
+    if (s->count > MOTE_VARINT_MAX)
+        return MOTE_ERR_PACKET_TOO_LARGE;
     for (size_t i = 0; i < s->count; i++)
         if (!mote_reason_allowed(version, type, s->codes[i]))
             return MOTE_ERR_REASON_CODE;

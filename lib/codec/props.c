@@ -154,6 +154,14 @@ static int prop_check(const struct mote_prop *p, const struct mote_prop_info *in
     return prop_value_check(p);
 }
 
+/* Authentication Data without an Authentication Method is a protocol error (5.0 3.1.2.11.10). */
+static int props_check_set(uint64_t seen)
+{
+    if ((seen >> MOTE_PROP_AUTH_DATA & 1) && !(seen >> MOTE_PROP_AUTH_METHOD & 1))
+        return MOTE_ERR_PROPERTY_NOT_ALLOWED;
+    return MOTE_OK;
+}
+
 /* Validates property bytes (without their length prefix) for packet `type`. */
 static int props_check_raw(struct mote_slice raw, uint8_t type, uint64_t *seen)
 {
@@ -187,6 +195,8 @@ int mote__props_decode(struct rd *r, uint8_t type, struct mote_props *out, int *
     out->count = 0;
     r->pos += len;
     rc = props_check_raw(out->raw, type, &seen);
+    if (rc == MOTE_OK)
+        rc = props_check_set(seen);
     if (has_alias)
         *has_alias = (seen >> MOTE_PROP_TOPIC_ALIAS) & 1;
     return rc;
@@ -273,6 +283,8 @@ int mote__props_encode(struct wr *w, uint8_t type, const struct mote_props *prop
     if (props->raw.len) {
         if (!props->raw.ptr)
             return MOTE_ERR_BAD_ARG;
+        if (props->raw.len > MOTE_VARINT_MAX)
+            return MOTE_ERR_PACKET_TOO_LARGE;
         rc = props_check_raw(props->raw, type, &seen);
         if (rc != MOTE_OK)
             return rc;
@@ -293,6 +305,9 @@ int mote__props_encode(struct wr *w, uint8_t type, const struct mote_props *prop
         if (len > MOTE_VARINT_MAX)
             return MOTE_ERR_PACKET_TOO_LARGE;
     }
+    rc = props_check_set(seen);
+    if (rc != MOTE_OK)
+        return rc;
     if (has_alias)
         *has_alias = (seen >> MOTE_PROP_TOPIC_ALIAS) & 1;
 
