@@ -397,7 +397,14 @@ void moted__worker_post(struct moted_worker *from, int to, struct moted_post *p)
 int moted__worker_start(struct moted_worker *w);
 
 struct moted_broker {
-    struct moted_config cfg;
+    struct moted_config cfg; /* as started: listeners and workers come from here */
+    /*
+     * The settings in force: an immutable snapshot that SIGHUP replaces whole, so workers read
+     * it without a lock (moted__cfg). Replaced snapshots are kept until shutdown.
+     */
+    _Atomic(struct moted_config *) live_cfg;
+    struct moted_config **retired;
+    size_t retired_count;
     struct moted_listener_rt *listeners;
     size_t listener_count;
     struct moted_worker *workers;
@@ -406,5 +413,10 @@ struct moted_broker {
     atomic_int stopping;
     atomic_ulong dropped; /* deliveries dropped: queue limits, expiry */
 };
+
+static inline const struct moted_config *moted__cfg(const struct moted_broker *b)
+{
+    return atomic_load_explicit(&((struct moted_broker *)b)->live_cfg, memory_order_acquire);
+}
 
 #endif /* MOTED_BROKER_H */

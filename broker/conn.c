@@ -214,7 +214,7 @@ void moted__conn_adopt(struct moted_worker *w, struct moted_conn *c)
 
 static uint32_t max_in(const struct moted_conn *c)
 {
-    uint32_t m = c->w->b->cfg.max_packet_size;
+    uint32_t m = moted__cfg(c->w->b)->max_packet_size;
     return m ? m : MOTE_PACKET_MAX;
 }
 

@@ -13,29 +13,38 @@
 
 #include "broker.h"
 
-static int log_types = MOTED_LOG_ERROR | MOTED_LOG_WARNING | MOTED_LOG_NOTICE | MOTED_LOG_INFO;
-static int log_dests = MOTED_LOGDEST_STDERR;
-static int log_fd = -1;
+/* Set by the main thread (start, SIGHUP), read by every worker: atomics. */
+static atomic_int log_types = MOTED_LOG_ERROR | MOTED_LOG_WARNING | MOTED_LOG_NOTICE | MOTED_LOG_INFO;
+static atomic_int log_dests = MOTED_LOGDEST_STDERR;
+static atomic_int log_fd = -1;
 
 void moted__log_setup(const struct moted_config *cfg)
 {
-    log_types = cfg->log_type;
-    log_dests = cfg->log_dest;
-    if ((log_dests & MOTED_LOGDEST_FILE) && cfg->log_file) {
-        log_fd = open(cfg->log_file, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0640);
-        if (log_fd < 0)
+    if ((cfg->log_dest & MOTED_LOGDEST_FILE) && cfg->log_file) {
+        int fd = open(cfg->log_file, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0640);
+        int old = atomic_load(&log_fd);
+        if (fd < 0) {
             fprintf(stderr, "moted: cannot open log file %s: %m; logging to stderr\n",
                     cfg->log_file);
+        } else if (old >= 0) {
+            /* Reopen (after log rotation) in place: writers never see a closed fd. */
+            dup2(fd, old);
+            close(fd);
+        } else {
+            atomic_store(&log_fd, fd);
+        }
     }
-    if (log_dests & MOTED_LOGDEST_SYSLOG)
+    if (cfg->log_dest & MOTED_LOGDEST_SYSLOG)
         openlog("moted", LOG_PID, LOG_DAEMON);
+    atomic_store(&log_types, cfg->log_type);
+    atomic_store(&log_dests, cfg->log_dest);
 }
 
 void moted__log_close(void)
 {
-    if (log_fd >= 0)
-        close(log_fd);
-    log_fd = -1;
+    int fd = atomic_exchange(&log_fd, -1);
+    if (fd >= 0)
+        close(fd);
 }
 
 static const char *type_name(int type)
@@ -61,8 +70,10 @@ void moted__log(int type, const char *fmt, ...)
     struct timespec ts;
     struct tm tm;
     va_list ap;
+    int dests = atomic_load_explicit(&log_dests, memory_order_relaxed);
+    int fd = atomic_load_explicit(&log_fd, memory_order_relaxed);
 
-    if (!(log_types & type))
+    if (!(atomic_load_explicit(&log_types, memory_order_relaxed) & type))
         return;
     clock_gettime(CLOCK_REALTIME, &ts);
     localtime_r(&ts.tv_sec, &tm);
@@ -76,13 +87,13 @@ void moted__log(int type, const char *fmt, ...)
         n = sizeof line - 2;
     line[n++] = '\n';
 
-    if (log_dests & MOTED_LOGDEST_STDERR || (log_dests & MOTED_LOGDEST_FILE && log_fd < 0))
+    if (dests & MOTED_LOGDEST_STDERR || (dests & MOTED_LOGDEST_FILE && fd < 0))
         (void)!write(STDERR_FILENO, line, n);
-    if (log_dests & MOTED_LOGDEST_STDOUT)
+    if (dests & MOTED_LOGDEST_STDOUT)
         (void)!write(STDOUT_FILENO, line, n);
-    if (log_dests & MOTED_LOGDEST_FILE && log_fd >= 0)
-        (void)!write(log_fd, line, n);
-    if (log_dests & MOTED_LOGDEST_SYSLOG)
+    if (dests & MOTED_LOGDEST_FILE && fd >= 0)
+        (void)!write(fd, line, n);
+    if (dests & MOTED_LOGDEST_SYSLOG)
         syslog(type == MOTED_LOG_ERROR ? LOG_ERR
                : type == MOTED_LOG_WARNING ? LOG_WARNING
                : type == MOTED_LOG_NOTICE  ? LOG_NOTICE

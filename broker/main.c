@@ -76,6 +76,56 @@ static int listen_on(const struct moted_listener *l, char *err, size_t errlen)
     return fd;
 }
 
+/*
+ * SIGHUP: reads the file again. Limits, logging and memory_limit change at once (a new
+ * snapshot); listeners, workers and persistence need a restart, and a broken file changes
+ * nothing. Every outcome is one log line.
+ */
+static void reload(struct moted_broker *b, const char *config_file, int verbose)
+{
+    struct moted_config *cfg, **retired;
+    const struct moted_config *old = moted__cfg(b);
+    char err[512] = "";
+    int same_listeners;
+
+    if (!config_file) {
+        moted__log(MOTED_LOG_NOTICE, "SIGHUP: no configuration file to reload");
+        return;
+    }
+    cfg = moted__malloc(sizeof *cfg);
+    retired = moted__realloc(b->retired, (b->retired_count + 1) * sizeof *retired);
+    if (!cfg || !retired) {
+        moted__free(cfg);
+        moted__log(MOTED_LOG_WARNING, "SIGHUP: out of memory: configuration not reloaded");
+        return;
+    }
+    b->retired = retired;
+    moted__config_defaults(cfg);
+    if (moted__config_load(cfg, config_file, err, sizeof err) ||
+        moted__config_finish(cfg, err, sizeof err)) {
+        moted__log(MOTED_LOG_WARNING, "SIGHUP: %s; keeping the configuration in force", err);
+        moted__config_free(cfg);
+        moted__free(cfg);
+        return;
+    }
+    if (verbose)
+        cfg->log_type = MOTED_LOG_ALL;
+    same_listeners = cfg->listener_count == b->cfg.listener_count;
+    for (size_t i = 0; same_listeners && i < cfg->listener_count; i++) {
+        const struct moted_listener *n = &cfg->listeners[i], *o = &b->cfg.listeners[i];
+        same_listeners = n->port == o->port &&
+                         !strcmp(n->bind_address ? n->bind_address : "",
+                                 o->bind_address ? o->bind_address : "");
+    }
+    moted__mem_set_limit(cfg->memory_limit);
+    moted__log_setup(cfg);
+    atomic_store_explicit(&b->live_cfg, cfg, memory_order_release);
+    if (old != &b->cfg)
+        b->retired[b->retired_count++] = (struct moted_config *)old;
+    moted__log(MOTED_LOG_NOTICE, "SIGHUP: %s reloaded (limits and logging)%s", config_file,
+               same_listeners ? "" : "; listener changes take effect at the next start");
+}
+
 static int is_loopback(const char *addr)
 {
     return addr && (!strncmp(addr, "127.", 4) || !strcmp(addr, "::1") || !strcmp(addr, "localhost"));
@@ -155,6 +205,7 @@ int main(int argc, char **argv)
         b.cfg.log_type = MOTED_LOG_ALL;
     }
     moted__mem_set_limit(b.cfg.memory_limit);
+    atomic_init(&b.live_cfg, &b.cfg);
     b.worker_count = b.cfg.workers ? b.cfg.workers : (int)sysconf(_SC_NPROCESSORS_ONLN);
     if (b.worker_count < 1)
         b.worker_count = 1;
@@ -246,8 +297,7 @@ int main(int argc, char **argv)
             break;
         }
         if (si.ssi_signo == SIGHUP) {
-            moted__log(MOTED_LOG_NOTICE,
-                       "SIGHUP: nothing to reload yet (certificates and ACLs come with TLS)");
+            reload(&b, config_file, verbose);
             continue;
         }
         moted__log(MOTED_LOG_NOTICE, "%s: shutting down", strsignal((int)si.ssi_signo));
@@ -282,6 +332,16 @@ int main(int argc, char **argv)
     }
     moted__free(b.listeners);
     moted__free(b.workers);
+    if (moted__cfg(&b) != &b.cfg) {
+        b.retired = moted__realloc(b.retired, (b.retired_count + 1) * sizeof *b.retired);
+        if (b.retired)
+            b.retired[b.retired_count++] = (struct moted_config *)moted__cfg(&b);
+    }
+    for (size_t i = 0; b.retired && i < b.retired_count; i++) {
+        moted__config_free(b.retired[i]);
+        moted__free(b.retired[i]);
+    }
+    moted__free(b.retired);
     moted__config_free(&b.cfg);
     close(sfd);
     moted__log(MOTED_LOG_NOTICE, "stopped");

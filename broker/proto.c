@@ -39,7 +39,7 @@ static int protocol_error(struct moted_conn *c, uint8_t reason, const char *what
 
 static const struct moted_config *cfg_of(const struct moted_conn *c)
 {
-    return &c->w->b->cfg;
+    return moted__cfg(c->w->b);
 }
 
 /* The receive maximum we grant clients: QoS 2 messages they may have in flight towards us. */
@@ -93,7 +93,7 @@ static int send_publish(struct moted_session *s, struct moted_msg *m, uint8_t qo
 static void enqueue(struct moted_session *s, struct moted_msg *m, uint8_t qos, uint8_t retain,
                     const uint32_t *sub_ids, uint8_t nsub)
 {
-    const struct moted_config *cfg = &s->owner->b->cfg;
+    const struct moted_config *cfg = moted__cfg(s->owner->b);
     struct moted_queued *q;
     size_t bytes = m->topic_len + m->payload_len;
 
@@ -149,7 +149,7 @@ static int send_in_flight(struct moted_session *s, struct moted_msg *m, uint8_t 
 void moted__proto_deliver(struct moted_session *s, struct moted_msg *m, uint8_t qos,
                           uint8_t retain, const uint32_t *sub_ids, uint8_t nsub)
 {
-    const struct moted_config *cfg = &s->owner->b->cfg;
+    const struct moted_config *cfg = moted__cfg(s->owner->b);
     struct moted_conn *c = s->conn;
     int expired;
 

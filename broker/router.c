@@ -103,7 +103,7 @@ struct match_ctx {
 
 static uint8_t granted(const struct moted_broker *b, uint8_t sub_qos, uint8_t msg_qos)
 {
-    if (b->cfg.upgrade_outgoing_qos)
+    if (moted__cfg(b)->upgrade_outgoing_qos)
         return sub_qos;
     return sub_qos < msg_qos ? sub_qos : msg_qos;
 }
@@ -211,7 +211,7 @@ void moted__router_local(struct moted_worker *w, struct moted_msg *m)
     struct match_ctx mc = {w, m};
     struct moted_match_cb cb = {on_sub, on_share, &mc};
 
-    if (m->retain && w->b->cfg.retain_available)
+    if (m->retain && moted__cfg(w->b)->retain_available)
         store_retained(w, m);
     w->match_gen++;
     w->scratch_len = 0;

@@ -158,7 +158,7 @@ static void on_accept(struct moted_loop *loop, int fd, void *data, int mask)
             close(cfd);
             continue;
         }
-        if (w->b->cfg.set_tcp_nodelay) {
+        if (moted__cfg(w->b)->set_tcp_nodelay) {
             int one = 1;
             setsockopt(cfd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
         }
