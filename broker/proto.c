@@ -22,6 +22,8 @@ static uint8_t reason_for(int rc)
         return MOTE_RC_PROTOCOL_ERROR;
     case MOTE_ERR_TOPIC_WILDCARD:
         return MOTE_RC_TOPIC_NAME_INVALID;
+    case MOTE_ERR_TOPIC_ALIAS_ZERO:
+        return MOTE_RC_TOPIC_ALIAS_INVALID;
     case MOTE_ERR_PACKET_TOO_LARGE:
         return MOTE_RC_PACKET_TOO_LARGE;
     default:

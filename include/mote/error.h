@@ -50,6 +50,7 @@ enum mote_err {
     MOTE_ERR_FILTER_HASH = -43,      /**< '#' is not alone in the last level of the filter */
     MOTE_ERR_SHARE_SYNTAX = -44,     /**< "$share/" without a valid share name and filter */
     MOTE_ERR_TOPIC_LEVELS = -45,     /**< more topic levels than the limit allows */
+    MOTE_ERR_TOPIC_ALIAS_ZERO = -46, /**< Topic Alias 0: aliases start at 1 (MQTT-3.3.2-8) */
 
     /* Properties (MQTT 5) */
     MOTE_ERR_PROPERTY_UNKNOWN = -50,   /**< a property identifier the spec does not define */

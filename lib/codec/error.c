@@ -39,6 +39,7 @@ static const struct err_row err_table[] = {
     ROW(MOTE_ERR_SHARE_SYNTAX,
         "a shared subscription is not \"$share/NAME/FILTER\" with a name free of '/', '+', '#'"),
     ROW(MOTE_ERR_TOPIC_LEVELS, "the topic has more levels than allowed"),
+    ROW(MOTE_ERR_TOPIC_ALIAS_ZERO, "a Topic Alias of 0: aliases start at 1"),
     ROW(MOTE_ERR_PROPERTY_UNKNOWN, "malformed packet: unknown property identifier"),
     ROW(MOTE_ERR_PROPERTY_DUPLICATE, "protocol error: a property that may appear once appears twice"),
     ROW(MOTE_ERR_PROPERTY_NOT_ALLOWED, "protocol error: a property this packet may not carry"),

@@ -132,8 +132,9 @@ static int prop_value_check(const struct mote_prop *p)
         return p->v.num >= 1 && p->v.num <= MOTE_VARINT_MAX ? MOTE_OK : MOTE_ERR_PROPERTY_VALUE;
     case MOTE_PROP_RECEIVE_MAXIMUM:
     case MOTE_PROP_MAXIMUM_PACKET_SIZE:
-    case MOTE_PROP_TOPIC_ALIAS:
         return p->v.num != 0 ? MOTE_OK : MOTE_ERR_PROPERTY_VALUE;
+    case MOTE_PROP_TOPIC_ALIAS: /* its own code: the answer to it is 0x94, Topic Alias invalid */
+        return p->v.num != 0 ? MOTE_OK : MOTE_ERR_TOPIC_ALIAS_ZERO;
     case MOTE_PROP_RESPONSE_TOPIC: /* a topic name: no wildcards (MQTT-3.3.2-14) */
         return mote_topic_check_name(p->v.str.ptr, p->v.str.len);
     default:

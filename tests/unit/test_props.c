@@ -777,7 +777,7 @@ static const struct {
     {MOTE_PUBLISH, {0x0B, 0x00}, 2, 0, MOTE_ERR_PROPERTY_VALUE}, /* subscription id 0 */
     {MOTE_SUBSCRIBE, {0x0B, 0x00}, 2, 0, MOTE_ERR_PROPERTY_VALUE},
     {MOTE_SUBSCRIBE, {0x0B, 0xFF, 0xFF, 0xFF, 0x7F}, 5, MOTE_VARINT_MAX, MOTE_OK},
-    {MOTE_PUBLISH, {0x23, 0x00, 0x00}, 3, 0, MOTE_ERR_PROPERTY_VALUE}, /* topic alias 0 */
+    {MOTE_PUBLISH, {0x23, 0x00, 0x00}, 3, 0, MOTE_ERR_TOPIC_ALIAS_ZERO}, /* topic alias 0 */
     {MOTE_CONNACK, {0x24, 0x02}, 2, 2, MOTE_ERR_PROPERTY_VALUE},       /* maximum QoS 2 */
     {MOTE_CONNACK, {0x24, 0x00}, 2, 0, MOTE_OK},
     {MOTE_CONNACK, {0x25, 0x02}, 2, 2, MOTE_ERR_PROPERTY_VALUE}, /* retain available 2 */
@@ -1001,7 +1001,7 @@ static void encoder_validates_forwarded_raw_properties(void **state)
     props->raw = harness_slice_of(cut, sizeof cut);
     assert_encode_rc(&p, MOTE_V5, MOTE_ERR_TRUNCATED);
     props->raw = harness_slice_of(bad_value, sizeof bad_value);
-    assert_encode_rc(&p, MOTE_V5, MOTE_ERR_PROPERTY_VALUE);
+    assert_encode_rc(&p, MOTE_V5, MOTE_ERR_TOPIC_ALIAS_ZERO);
     /* a property in the raw bytes and again in the list */
     props->raw = harness_slice_of(payload_format, sizeof payload_format);
     *props = (struct mote_props){props->raw, &again, 1};

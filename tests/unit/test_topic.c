@@ -192,7 +192,7 @@ static void empty_topic_in_v5_publish_needs_a_topic_alias(void **state)
     p.u.publish.props.raw = harness_slice_of(raw_alias, sizeof raw_alias);
     roundtrip(&p, MOTE_V5, &r);
     /* but an alias of 0 does not count */
-    expect_body(MOTE_V5, MOTE_ERR_PROPERTY_VALUE, 0x30, 0x00, 0x00, 0x03, 0x23, 0x00, 0x00);
+    expect_body(MOTE_V5, MOTE_ERR_TOPIC_ALIAS_ZERO, 0x30, 0x00, 0x00, 0x03, 0x23, 0x00, 0x00);
 }
 
 static void encoder_checks_topic_names_and_filters(void **state)
