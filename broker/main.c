@@ -7,6 +7,7 @@
 #include <errno.h>
 #include <netdb.h>
 #include <poll.h>
+#include <sched.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -126,6 +127,16 @@ static void reload(struct moted_broker *b, const char *config_file, int verbose)
                same_listeners ? "" : "; listener changes take effect at the next start");
 }
 
+/* Cores this process may run on (taskset, cgroups' cpusets), not the machine's total. */
+static int usable_cores(void)
+{
+    cpu_set_t set;
+    if (sched_getaffinity(0, sizeof set, &set) == 0 && CPU_COUNT(&set) > 0)
+        return CPU_COUNT(&set);
+    long n = sysconf(_SC_NPROCESSORS_ONLN);
+    return n > 0 ? (int)n : 1;
+}
+
 static int is_loopback(const char *addr)
 {
     return addr && (!strncmp(addr, "127.", 4) || !strcmp(addr, "::1") || !strcmp(addr, "localhost"));
@@ -206,7 +217,7 @@ int main(int argc, char **argv)
     }
     moted__mem_set_limit(b.cfg.memory_limit);
     atomic_init(&b.live_cfg, &b.cfg);
-    b.worker_count = b.cfg.workers ? b.cfg.workers : (int)sysconf(_SC_NPROCESSORS_ONLN);
+    b.worker_count = b.cfg.workers ? b.cfg.workers : usable_cores();
     if (b.worker_count < 1)
         b.worker_count = 1;
 
