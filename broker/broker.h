@@ -213,7 +213,7 @@ struct moted_conn {
     uint8_t closed;
 
     uint8_t *rbuf;
-    size_t rlen, rcap;
+    size_t rlen, rcap, rwant; /* rwant: size of the partial packet held, when known */
     uint8_t *wbuf;
     size_t wlen, woff, wcap;
 

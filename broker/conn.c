@@ -266,8 +266,18 @@ static void process(struct moted_conn *c, uint8_t *buf, size_t have)
         c->rlen = 0;
         return;
     }
-    /* Keep the partial packet; room for all of it when it is larger than the worker's buffer. */
-    size_t rest = have - off, cap = want > c->w->rbuf_cap ? want : rest;
+    /*
+     * Keep the partial packet. One larger than the worker's buffer gets a buffer of its own,
+     * grown as its bytes arrive (never sized from the length the client claims: a client that
+     * announces 256 MB and trickles bytes must not make us allocate 256 MB up front).
+     */
+    size_t rest = have - off, cap = rest;
+    if (want > c->w->rbuf_cap) {
+        cap = rest * 2 > c->w->rbuf_cap * 2 ? rest * 2 : c->w->rbuf_cap * 2;
+        if (cap > want)
+            cap = want;
+    }
+    c->rwant = want;
     if (buf == c->rbuf) {
         memmove(c->rbuf, c->rbuf + off, rest);
         if (cap > c->rcap) {
@@ -301,6 +311,16 @@ static void conn_read(struct moted_conn *c)
     long n;
 
     if (c->rbuf && c->rcap > w->rbuf_cap) { /* a packet larger than the worker's buffer */
+        if (c->rlen == c->rcap && c->rwant > c->rcap) { /* full: grow towards the packet */
+            size_t grow = c->rcap * 2 < c->rwant ? c->rcap * 2 : c->rwant;
+            uint8_t *nb = moted__realloc(c->rbuf, grow);
+            if (!nb) {
+                moted__conn_disconnect(c, MOTE_RC_SERVER_BUSY, "out of memory for a packet");
+                return;
+            }
+            c->rbuf = nb;
+            c->rcap = grow;
+        }
         buf = c->rbuf;
         cap = c->rcap;
     } else {
