@@ -119,7 +119,7 @@ struct moted_post;
 struct moted_broker;
 
 struct moted_session {
-    char *client_id;
+    char *client_id; /* points into id_store */
     size_t client_id_len;
     struct moted_conn *conn; /* NULL while offline */
     struct moted_worker *owner;
@@ -155,6 +155,7 @@ struct moted_session {
     struct moted_session *hash_next; /* client-id table chain */
     uint64_t match_mark;             /* router.c: one delivery per message per session */
     uint32_t match_slot;
+    char id_store[]; /* the client id, NUL-terminated: one allocation per session */
 };
 
 struct moted_session *moted__session_new(const uint8_t *id, size_t len);
@@ -199,12 +200,18 @@ enum moted_conn_state {
 
 struct moted_listener_rt; /* a listening socket (main.c) */
 
+/* Topics a 5.0 client set for aliases 1..MOTED_TOPIC_ALIAS_MAX. */
+struct moted_aliases {
+    uint8_t *topic[MOTED_TOPIC_ALIAS_MAX + 1];
+    uint16_t len[MOTED_TOPIC_ALIAS_MAX + 1];
+};
+
 struct moted_conn {
     int fd;
     struct moted_worker *w;
     const struct moted_transport *tp;
     struct moted_listener_rt *listener;
-    char peer[64]; /* "address:port" for logs */
+    char peer[48]; /* "address:port" for logs; "[v6 address]:port" fits */
     enum moted_conn_state state;
     uint8_t version;
     uint8_t want_write;  /* registered for writable */
@@ -224,9 +231,7 @@ struct moted_conn {
     uint32_t max_packet_out; /* client's maximum packet size (5.0), 0: protocol maximum */
     uint16_t receive_max_out; /* client's receive maximum: our outgoing QoS>0 window */
     uint16_t topic_alias_max_in; /* what we granted */
-    struct mote_slice *aliases; /* client->server topic aliases, 1..topic_alias_max_in */
-    uint8_t *alias_store[MOTED_TOPIC_ALIAS_MAX + 1];
-    size_t alias_len[MOTED_TOPIC_ALIAS_MAX + 1];
+    struct moted_aliases *aliases; /* client->server topic aliases, made at first use */
     uint8_t request_problem_info;
 
     struct moted_session *session;

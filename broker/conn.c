@@ -104,8 +104,9 @@ void moted__conn_accept(struct moted_worker *w, int fd, struct moted_listener_rt
 
 static void conn_free(struct moted_conn *c)
 {
-    for (int i = 0; i <= MOTED_TOPIC_ALIAS_MAX; i++)
-        moted__free(c->alias_store[i]);
+    for (int i = 0; c->aliases && i <= MOTED_TOPIC_ALIAS_MAX; i++)
+        moted__free(c->aliases->topic[i]);
+    moted__free(c->aliases);
     moted__free(c->rbuf);
     moted__free(c->wbuf);
     moted__free(c->username);

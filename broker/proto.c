@@ -556,17 +556,21 @@ static uint8_t resolve_alias(struct moted_conn *c, struct mote_publish *pub)
         return MOTE_RC_TOPIC_ALIAS_INVALID;
     if (pub->topic.len) {
         uint8_t *copy = moted__malloc(pub->topic.len);
-        if (!copy)
+        if (!c->aliases)
+            c->aliases = moted__calloc(1, sizeof *c->aliases);
+        if (!copy || !c->aliases) {
+            moted__free(copy);
             return MOTE_RC_SERVER_BUSY;
+        }
         memcpy(copy, pub->topic.ptr, pub->topic.len);
-        moted__free(c->alias_store[alias]);
-        c->alias_store[alias] = copy;
-        c->alias_len[alias] = pub->topic.len;
+        moted__free(c->aliases->topic[alias]);
+        c->aliases->topic[alias] = copy;
+        c->aliases->len[alias] = (uint16_t)pub->topic.len;
         return 0;
     }
-    if (!c->alias_store[alias])
+    if (!c->aliases || !c->aliases->topic[alias])
         return MOTE_RC_PROTOCOL_ERROR; /* an alias never set */
-    pub->topic = (struct mote_slice){c->alias_store[alias], c->alias_len[alias]};
+    pub->topic = (struct mote_slice){c->aliases->topic[alias], c->aliases->len[alias]};
     return 0;
 }
 

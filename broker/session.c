@@ -8,14 +8,11 @@
 
 struct moted_session *moted__session_new(const uint8_t *id, size_t len)
 {
-    struct moted_session *s = moted__calloc(1, sizeof *s);
+    struct moted_session *s = moted__calloc(1, sizeof *s + len + 1);
     if (!s)
         return NULL;
-    s->client_id = moted__strndup((const char *)id, len);
-    if (!s->client_id) {
-        moted__free(s);
-        return NULL;
-    }
+    memcpy(s->id_store, id, len);
+    s->client_id = s->id_store;
     s->client_id_len = len;
     s->next_id = 1;
     s->window = 20;
@@ -61,7 +58,6 @@ void moted__session_free(struct moted_session *s)
         return;
     moted__session_clear(s);
     moted__msg_unref(s->will);
-    moted__free(s->client_id);
     moted__free(s);
 }
 

@@ -142,7 +142,7 @@ static void on_accept(struct moted_loop *loop, int fd, void *data, int mask)
     for (int n = 0; n < 64; n++) { /* bounded: other events get their turn */
         struct sockaddr_storage ss;
         socklen_t sl = sizeof ss;
-        char peer[64];
+        char peer[48];
         int cfd = accept4(fd, (struct sockaddr *)&ss, &sl, SOCK_NONBLOCK | SOCK_CLOEXEC);
         if (cfd < 0) {
             if (errno == EMFILE || errno == ENFILE)
