@@ -72,6 +72,23 @@ enum mote_err {
     MOTE_ERR_SHARED_NO_LOCAL = -69,  /**< no local set on a shared subscription */
     MOTE_ERR_PUBLISH_DUP = -70,      /**< DUP set on a QoS 0 PUBLISH */
     MOTE_ERR_VERSION = -71,          /**< protocol version argument is not 3, 4 or 5 */
+
+    /* Connections (the client, its ports) */
+    MOTE_ERR_CLOSED = -80,           /**< the peer closed the connection */
+    MOTE_ERR_IO = -81,               /**< the connection failed (raw: errno) */
+    MOTE_ERR_DNS = -82,              /**< the broker's host name did not resolve */
+    MOTE_ERR_TCP_REFUSED = -83,      /**< nothing listens on that address and port */
+    MOTE_ERR_TCP_TIMEOUT = -84,      /**< the TCP connection was not established in time */
+    MOTE_ERR_TCP_UNREACHABLE = -85,  /**< no route to the broker's network or host */
+    MOTE_ERR_NOT_CONNECTED = -86,    /**< the operation needs a connection */
+    MOTE_ERR_QUEUE_FULL = -87,       /**< no room in the store or in-flight slots: nothing dropped */
+
+    /* The broker's answers */
+    MOTE_ERR_CONNACK_TIMEOUT = -90,  /**< no CONNACK in time */
+    MOTE_ERR_CONNECT_REFUSED = -91,  /**< CONNACK refused the connection (reason: which way) */
+    MOTE_ERR_SERVER_DISCONNECT = -92, /**< the broker sent DISCONNECT (reason: why) */
+    MOTE_ERR_PROTOCOL = -93,         /**< the broker broke the protocol (raw: the codec's error) */
+    MOTE_ERR_KEEPALIVE_TIMEOUT = -94, /**< no answer to PINGREQ within the keep alive */
 };
 
 /** Short identifier of a code, e.g. "MOTE_ERR_QOS". Never NULL. */

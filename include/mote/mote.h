@@ -7,5 +7,7 @@
 
 #include "mote/error.h"
 #include "mote/codec.h"
+#include "mote/transport.h"
+#include "mote/client.h"
 
 #endif /* MOTE_MOTE_H */

@@ -60,6 +60,19 @@ static const struct err_row err_table[] = {
     ROW(MOTE_ERR_SHARED_NO_LOCAL, "protocol error: no local set on a shared subscription"),
     ROW(MOTE_ERR_PUBLISH_DUP, "malformed PUBLISH: DUP set on a QoS 0 message"),
     ROW(MOTE_ERR_VERSION, "protocol version must be 3 (3.1), 4 (3.1.1) or 5 (5.0)"),
+    ROW(MOTE_ERR_CLOSED, "the connection was closed by the other side"),
+    ROW(MOTE_ERR_IO, "the connection failed"),
+    ROW(MOTE_ERR_DNS, "the broker's host name could not be resolved"),
+    ROW(MOTE_ERR_TCP_REFUSED, "connection refused: nothing listens on that address and port"),
+    ROW(MOTE_ERR_TCP_TIMEOUT, "the TCP connection timed out: the broker did not answer"),
+    ROW(MOTE_ERR_TCP_UNREACHABLE, "no route to the broker's network or host"),
+    ROW(MOTE_ERR_NOT_CONNECTED, "not connected to the broker"),
+    ROW(MOTE_ERR_QUEUE_FULL, "no room to keep the message: nothing was dropped, try again later"),
+    ROW(MOTE_ERR_CONNACK_TIMEOUT, "the broker did not answer CONNECT in time"),
+    ROW(MOTE_ERR_CONNECT_REFUSED, "the broker refused the connection"),
+    ROW(MOTE_ERR_SERVER_DISCONNECT, "the broker ended the connection"),
+    ROW(MOTE_ERR_PROTOCOL, "the broker broke the MQTT protocol"),
+    ROW(MOTE_ERR_KEEPALIVE_TIMEOUT, "the broker stopped answering (keep alive timeout)"),
 };
 
 static const struct err_row *err_find(int code)
