@@ -4,6 +4,7 @@
 #   make run        install missing packages, build, start the broker (scripts/run.sh)
 #   make size       codec size at -Os -ffreestanding for Cortex-M3 and ESP8266 (scripts/size.sh)
 #   make fuzz       run the fuzzers for FUZZ_SECONDS each (fuzz/run.sh)
+#   make bench      moted (build/release) against Debian's mosquitto: paired runs, ratios
 #   make clean      remove build/
 #   make format     clang-format every C source in place
 
@@ -12,7 +13,7 @@ BUILD_TYPE ?= Debug
 JOBS ?= 2
 FORMAT_DIRS := $(wildcard include lib broker cli tests fuzz bench examples)
 
-.PHONY: all build test run size fuzz clean format deps
+.PHONY: all build test run size fuzz bench clean format deps
 
 all: build
 
@@ -37,6 +38,10 @@ size: deps
 fuzz:
 	@test -f fuzz/run.sh || { echo "make fuzz: fuzz/run.sh does not exist yet" >&2; exit 1; }
 	$(if $(FUZZ_SECONDS),FUZZ_SECONDS=$(FUZZ_SECONDS) )bash fuzz/run.sh
+
+bench: deps
+	@bash scripts/build-release.sh moted
+	@MOTED=$${MOTED:-build/release/broker/moted} bash bench/run.sh
 
 clean:
 	rm -rf $(BUILD_DIR)

@@ -7,13 +7,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 dir=build/release
-if ! { cmake -S . -B "$dir" -DCMAKE_BUILD_TYPE=Release -DMOTE_BUILD_TESTS=OFF \
-         -DMOTE_EMBEDDED_TESTS=OFF --log-level=WARNING &&
-       cmake --build "$dir" --target moted -j"$(nproc)"; } >"$dir.log" 2>&1; then
-  cat "$dir.log" >&2
-  echo "run: building moted failed (log: $dir.log)" >&2
-  exit 1
-fi
+bash scripts/build-release.sh moted
 
 args=()
 if [ -n "${MOTED_CONFIG:-}" ]; then
