@@ -215,6 +215,13 @@ void moted__loop_turn(struct moted_loop *loop, int max_wait_ms)
     }
     n = epoll_wait(loop->epfd, events, (int)(sizeof events / sizeof events[0]), timeout);
     loop->now_ms = moted__now_ms();
+    /*
+     * What other threads posted goes first, before any socket of this turn: a message another
+     * worker acknowledged to its publisher was posted before that acknowledgement left, so a
+     * client that publishes after seeing it is served after it (causal order across workers).
+     */
+    if (loop->on_wake)
+        loop->on_wake(loop, loop->on_wake_data);
     for (int i = 0; i < n; i++) {
         int fd = events[i].data.fd, mask = 0;
         struct moted_file *f = &loop->files[fd];

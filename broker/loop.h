@@ -3,7 +3,8 @@
  * array indexed by fd; timers live in a binary min-heap of intrusive nodes, so 100k keepalive
  * deadlines cost O(log n) each to set, move or cancel. A before-sleep hook runs once per turn,
  * before the loop waits: that is where batched writes are flushed (and, later, the store commits
- * before acknowledgements leave).
+ * before acknowledgements leave). After each wait the on_wake hook runs before any file event,
+ * so what other threads posted is handled before the sockets of that turn.
  */
 #ifndef MOTED_LOOP_H
 #define MOTED_LOOP_H

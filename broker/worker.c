@@ -96,6 +96,11 @@ static void before_sleep(struct moted_loop *loop, void *data)
 {
     struct moted_worker *w = data;
     (void)loop;
+    /*
+     * Posts first, then the acknowledgements: once a publisher holds its PUBACK, every worker
+     * already has the message in its mailbox (see moted__loop_turn).
+     */
+    send_posts(w);
     /* Flush every connection that has output: one write per connection per turn. */
     while (w->flush_list) {
         struct moted_conn *c = w->flush_list;
@@ -106,6 +111,7 @@ static void before_sleep(struct moted_loop *loop, void *data)
             moted__conn_flush(c);
     }
     moted__conn_reap(w);
+    /* Flushing can post too (a will published as a connection dies). */
     send_posts(w);
 }
 
