@@ -117,6 +117,7 @@ struct moted_conn;
 struct moted_worker;
 struct moted_post;
 struct moted_broker;
+struct moted_listener_rt;
 
 struct moted_session {
     char *client_id; /* points into id_store */
@@ -188,9 +189,29 @@ struct moted_transport {
     long (*read)(struct moted_conn *c, void *buf, size_t len);
     long (*write)(struct moted_conn *c, const void *buf, size_t len);
     void (*close)(struct moted_conn *c);
+    /* Optional: 1 when bytes already decoded wait to be read (no socket event will come). */
+    int (*pending)(struct moted_conn *c);
+    /* Optional: drives a handshake: 1 done, 0 in progress, -1 failed (connection closed). */
+    int (*step)(struct moted_conn *c);
 };
 
 extern const struct moted_transport moted__tcp_transport;
+extern const struct moted_transport moted__tls_transport;
+
+/* TLS listeners and connections (tls.c). */
+struct moted_tls_listener {
+    pthread_mutex_t lock; /* guards ctx: SIGHUP swaps it */
+    struct ssl_ctx_st *ctx;
+    char ca_subject[256];    /* the CA devices must trust, for log lines */
+    char ca_fingerprint[100];
+    char key_desc[32];       /* "ECDSA 256", "RSA 2048" */
+    size_t chain_bytes;      /* what we send in the certificate flight */
+};
+int moted__tls_listener_init(struct moted_listener_rt *rt, char *err, size_t errlen);
+void moted__tls_listener_reload(struct moted_listener_rt *rt, const struct moted_listener *l);
+void moted__tls_listener_free(struct moted_listener_rt *rt);
+int moted__tls_conn_start(struct moted_conn *c);
+int moted__tls_handshaking(const struct moted_conn *c);
 
 enum moted_conn_state {
     CONN_NEW,       /* waiting for CONNECT */
@@ -199,6 +220,7 @@ enum moted_conn_state {
 };
 
 struct moted_listener_rt; /* a listening socket (main.c) */
+struct moted_listener;
 
 /* Topics a 5.0 client set for aliases 1..MOTED_TOPIC_ALIAS_MAX. */
 struct moted_aliases {
@@ -218,6 +240,9 @@ struct moted_conn {
     uint8_t in_flush_list;
     uint8_t will_suppressed; /* normal DISCONNECT */
     uint8_t closed;
+    uint8_t explained;    /* the failure already has its log line: the close is a debug line */
+    uint8_t tls_identity; /* username comes from the client certificate */
+    void *tls;            /* tls.c's state, NULL on plain TCP */
 
     uint8_t *rbuf;
     size_t rlen, rcap, rwant; /* rwant: size of the partial packet held, when known */
@@ -248,6 +273,8 @@ int moted__conn_send(struct moted_conn *c, const struct mote_packet *p);
 void moted__conn_disconnect(struct moted_conn *c, uint8_t reason, const char *why);
 /* Closes now; publishes the will unless suppressed. */
 void moted__conn_close(struct moted_conn *c, const char *why);
+/* Asks for a writable event (a handshake that must send). */
+void moted__conn_want_write(struct moted_conn *c);
 /* Writes out what is queued; returns -1 if the connection died. */
 int moted__conn_flush(struct moted_conn *c);
 /* Closes every connection of the worker (shutdown), telling 5.0 clients why. */
@@ -324,6 +351,7 @@ int moted__home_worker(const struct moted_broker *b, const uint8_t *id, size_t l
 struct moted_listener_rt {
     int *fds; /* one listening socket per worker (SO_REUSEPORT) */
     const struct moted_listener *cfg;
+    struct moted_tls_listener *tls; /* NULL: plain MQTT */
     int allow_anonymous;
     atomic_int connections;
 };

@@ -64,6 +64,7 @@ static const struct key keys[] = {
     G("max_topic_levels", K_INT, max_topic_levels, 0, 65535),
     G("max_subscriptions", K_INT, max_subscriptions, 0, 10000000),
     G("workers", K_INT, workers, 0, 1024),
+    G("handshake_timeout", K_INT, handshake_timeout, 1, 3600),
     G("memory_limit", K_SIZE, memory_limit, 0, 0),
     G("persistent_client_expiration", K_LONG, persistent_client_expiration, 0, 0x7FFFFFFFL),
     G("persistence", K_BOOL, persistence, 0, 1),
@@ -108,6 +109,7 @@ void moted__config_defaults(struct moted_config *cfg)
     cfg->set_tcp_nodelay = 1;
     cfg->persistence = 0;
     cfg->allow_zero_length_clientid = 1;
+    cfg->handshake_timeout = 10;
 }
 
 static void listener_defaults(struct moted_listener *l)

@@ -56,6 +56,7 @@ struct moted_config {
     int max_topic_levels;         /* moted: 0 = unlimited */
     int max_subscriptions;        /* moted: per client, 0 = unlimited */
     int workers;                  /* moted: 0 = one per core */
+    int handshake_timeout;        /* moted: seconds for TLS handshake + CONNECT, default 10 */
     size_t memory_limit;          /* 0: none */
     long persistent_client_expiration; /* seconds, 0: never */
     int persistence;

@@ -12,7 +12,6 @@
 
 #include "broker.h"
 
-#define CONNECT_TIMEOUT_MS 10000
 #define MAX_PENDING_OUT (64u * 1024u * 1024u) /* per connection; QoS 0 is dropped past it */
 
 /* ---- plain TCP transport ---- */
@@ -42,9 +41,17 @@ static void tcp_close(struct moted_conn *c)
     close(c->fd);
 }
 
-const struct moted_transport moted__tcp_transport = {"tcp", tcp_read, tcp_write, tcp_close};
+const struct moted_transport moted__tcp_transport = {"tcp", tcp_read, tcp_write, tcp_close, NULL,
+                                                     NULL};
 
 /* ---- lifecycle ---- */
+
+/* Time a new connection has for its TLS handshake and its CONNECT (handshake_timeout). */
+static uint64_t connect_timeout_ms(const struct moted_worker *w)
+{
+    int s = moted__cfg(w->b)->handshake_timeout;
+    return (uint64_t)(s > 0 ? s : 10) * 1000u;
+}
 
 static void on_io(struct moted_loop *loop, int fd, void *data, int mask);
 static void on_timer(struct moted_loop *loop, void *data);
@@ -95,7 +102,14 @@ void moted__conn_accept(struct moted_worker *w, int fd, struct moted_listener_rt
         moted__free(c);
         return;
     }
-    moted__timer_set(&w->loop, &c->ka_timer, w->loop.now_ms + CONNECT_TIMEOUT_MS);
+    if (l->tls && moted__tls_conn_start(c)) {
+        moted__log(MOTED_LOG_WARNING, "%s refused: cannot start TLS (out of memory)", peer);
+        moted__loop_del(&w->loop, fd, MOTED_READABLE);
+        close(fd);
+        moted__free(c);
+        return;
+    }
+    moted__timer_set(&w->loop, &c->ka_timer, w->loop.now_ms + connect_timeout_ms(w));
     list_add(w, c);
     atomic_fetch_add(&l->connections, 1);
     atomic_fetch_add(&w->b->connections, 1);
@@ -139,7 +153,8 @@ void moted__conn_close(struct moted_conn *c, const char *why)
         moted__log(MOTED_LOG_NOTICE, "client %s (%s) disconnected: %s", c->session->client_id,
                    c->peer, why);
     else
-        moted__log(MOTED_LOG_NOTICE, "connection from %s closed: %s", c->peer, why);
+        moted__log(c->explained ? MOTED_LOG_DEBUG : MOTED_LOG_NOTICE,
+                   "connection from %s closed: %s", c->peer, why);
     moted__loop_del(&w->loop, c->fd, MOTED_READABLE | MOTED_WRITABLE);
     moted__timer_cancel(&w->loop, &c->ka_timer);
     c->tp->close(c);
@@ -200,7 +215,7 @@ void moted__conn_adopt(struct moted_worker *w, struct moted_conn *c)
         moted__conn_close(c, "cannot watch the socket");
         return;
     }
-    moted__timer_set(&w->loop, &c->ka_timer, w->loop.now_ms + CONNECT_TIMEOUT_MS);
+    moted__timer_set(&w->loop, &c->ka_timer, w->loop.now_ms + connect_timeout_ms(w));
     /* Copy into the worker's buffer so `process` sees the usual layout. */
     if (have <= w->rbuf_cap) {
         memcpy(w->rbuf, buf, have);
@@ -336,6 +351,8 @@ static void conn_read(struct moted_conn *c)
     have = c->rlen;
     c->rlen = 0;
     n = c->tp->read(c, buf + have, cap - have);
+    if (c->closed)
+        return; /* the transport closed it (a failed handshake, explained) */
     if (n < 0) {
         moted__conn_close(c, c->state == CONN_NEW ? "closed before CONNECT"
                                                   : "connection closed by the client");
@@ -357,15 +374,35 @@ static void conn_read(struct moted_conn *c)
     process(c, buf, have + (size_t)n);
 }
 
+void moted__conn_want_write(struct moted_conn *c)
+{
+    if (!c->want_write) {
+        c->want_write = 1;
+        moted__loop_add(&c->w->loop, c->fd, MOTED_WRITABLE, on_io, c);
+    }
+}
+
 static void on_io(struct moted_loop *loop, int fd, void *data, int mask)
 {
     struct moted_conn *c = data;
     (void)loop;
     (void)fd;
+    if (c->tp->step && moted__tls_handshaking(c)) {
+        int rc = c->tp->step(c);
+        if (rc <= 0)
+            return; /* in progress, or failed and closed */
+        moted__conn_flush(c); /* drops the writable interest the handshake may have left */
+        if (c->closed)
+            return;
+    }
     if (mask & MOTED_WRITABLE)
         moted__conn_flush(c);
-    if ((mask & MOTED_READABLE) && !c->closed)
+    /* Decoded bytes the transport holds raise no socket event: read until none are left. */
+    if ((mask & MOTED_READABLE) && !c->closed) {
         conn_read(c);
+        while (!c->closed && c->tp->pending && c->tp->pending(c))
+            conn_read(c);
+    }
 }
 
 static void on_timer(struct moted_loop *loop, void *data)
@@ -373,7 +410,16 @@ static void on_timer(struct moted_loop *loop, void *data)
     struct moted_conn *c = data;
     uint64_t limit;
     if (c->state == CONN_NEW) {
-        moted__conn_close(c, "no CONNECT within 10 seconds");
+        if (moted__tls_handshaking(c)) {
+            moted__log(MOTED_LOG_NOTICE,
+                       "%s: TLS handshake not finished within %d s (handshake_timeout): dropped; "
+                       "a stalled client, or one too slow for its key exchange",
+                       c->peer, moted__cfg(c->w->b)->handshake_timeout);
+            c->explained = 1;
+            moted__conn_close(c, "TLS handshake timeout");
+        } else {
+            moted__conn_close(c, "no CONNECT in time (handshake_timeout)");
+        }
         return;
     }
     if (!c->keep_alive)

@@ -120,6 +120,9 @@ static void reload(struct moted_broker *b, const char *config_file, int verbose)
     }
     moted__mem_set_limit(cfg->memory_limit);
     moted__log_setup(cfg);
+    for (size_t i = 0; same_listeners && i < b->listener_count; i++)
+        if (b->listeners[i].tls)
+            moted__tls_listener_reload(&b->listeners[i], &cfg->listeners[i]);
     atomic_store_explicit(&b->live_cfg, cfg, memory_order_release);
     if (old != &b->cfg)
         b->retired[b->retired_count++] = (struct moted_config *)old;
@@ -229,10 +232,18 @@ int main(int argc, char **argv)
     for (size_t i = 0; i < b.listener_count; i++) {
         const struct moted_listener *l = &b.cfg.listeners[i];
         b.listeners[i].cfg = l;
-        b.listeners[i].allow_anonymous =
-            l->allow_anonymous >= 0   ? l->allow_anonymous
-            : b.cfg.allow_anonymous >= 0 ? b.cfg.allow_anonymous
-                                         : !config_file && is_loopback(l->bind_address);
+        /* Unset: allowed only where nobody but this machine can connect. */
+        b.listeners[i].allow_anonymous = l->allow_anonymous >= 0      ? l->allow_anonymous
+                                         : b.cfg.allow_anonymous >= 0 ? b.cfg.allow_anonymous
+                                                                      : is_loopback(l->bind_address);
+        if ((l->certfile != NULL) != (l->keyfile != NULL)) {
+            fprintf(stderr, "moted: listener %u: certfile and keyfile go together\n", l->port);
+            return 3;
+        }
+        if (l->certfile && moted__tls_listener_init(&b.listeners[i], err, sizeof err)) {
+            fprintf(stderr, "moted: listener %u: %s\n", l->port, err);
+            return 3;
+        }
     }
     if (test_config) {
         describe(&b, stdout);
@@ -288,8 +299,10 @@ int main(int argc, char **argv)
 
     for (size_t i = 0; i < b.listener_count; i++) {
         const struct moted_listener *l = b.listeners[i].cfg;
-        moted__log(MOTED_LOG_NOTICE, "moted %s listening on %s:%u%s%s", MOTED_VERSION,
-                   l->bind_address ? l->bind_address : "*", l->port,
+        const struct moted_tls_listener *tl = b.listeners[i].tls;
+        moted__log(MOTED_LOG_NOTICE, "moted %s listening on %s:%u%s%s%s%s%s", MOTED_VERSION,
+                   l->bind_address ? l->bind_address : "*", l->port, tl ? " (TLS, " : "",
+                   tl ? tl->key_desc : "", tl ? " certificate)" : "",
                    b.listeners[i].allow_anonymous ? ", anonymous clients allowed" : "",
                    config_file ? "" : " (no configuration file: local connections only)");
     }
@@ -340,6 +353,7 @@ int main(int argc, char **argv)
         for (int w = 0; w < b.worker_count; w++)
             close(b.listeners[i].fds[w]);
         moted__free(b.listeners[i].fds);
+        moted__tls_listener_free(&b.listeners[i]);
     }
     moted__free(b.listeners);
     moted__free(b.workers);
