@@ -222,6 +222,15 @@ enum moted_conn_state {
 struct moted_listener_rt; /* a listening socket (main.c) */
 struct moted_listener;
 
+/* A peer address in 20 bytes (a sockaddr_in6 takes 28, its text up to 48). */
+struct moted_addr {
+    uint8_t ip[16];
+    uint16_t port;
+    uint8_t family; /* AF_INET or AF_INET6; 0 unknown */
+};
+
+enum moted_timer_kind { MOTED_TIMER_CONN, MOTED_TIMER_WILL, MOTED_TIMER_EXPIRY };
+
 /* Topics a 5.0 client set for aliases 1..MOTED_TOPIC_ALIAS_MAX. */
 struct moted_aliases {
     uint8_t *topic[MOTED_TOPIC_ALIAS_MAX + 1];
@@ -233,7 +242,7 @@ struct moted_conn {
     struct moted_worker *w;
     const struct moted_transport *tp;
     struct moted_listener_rt *listener;
-    char peer[48]; /* "address:port" for logs; "[v6 address]:port" fits */
+    struct moted_addr addr; /* the peer, for logs: moted__peer(c) formats it */
     enum moted_conn_state state;
     uint8_t version;
     uint8_t want_write;  /* registered for writable */
@@ -245,9 +254,9 @@ struct moted_conn {
     void *tls;            /* tls.c's state, NULL on plain TCP */
 
     uint8_t *rbuf;
-    size_t rlen, rcap, rwant; /* rwant: size of the partial packet held, when known */
+    uint32_t rlen, rcap, rwant; /* rwant: size of the partial packet held, when known */
     uint8_t *wbuf;
-    size_t wlen, woff, wcap;
+    uint32_t wlen, woff, wcap; /* what is queued stays under MAX_PENDING_OUT */
 
     uint16_t keep_alive;
     uint64_t last_rx_ms;
@@ -262,10 +271,15 @@ struct moted_conn {
     struct moted_session *session;
     char *username;
 
-    struct moted_conn *flush_next; /* worker's list of connections with output */
-    struct moted_conn *dead_next;  /* worker's list of closed connections to free */
-    struct moted_conn *prev, *next; /* worker's open connections */
+    struct moted_conn *flush_next;  /* worker's list of connections with output */
+    struct moted_conn *prev, *next; /* worker's open connections; `next` links the dead list */
 };
+
+/* "address:port" of the peer, in one of a few per-thread buffers (for log lines). */
+const char *moted__peer(const struct moted_conn *c);
+void moted__addr_set(struct moted_addr *a, const void *sockaddr);
+void moted__conn_on_timer(struct moted_loop *loop, struct moted_timer *t);
+void moted__proto_on_timer(struct moted_loop *loop, struct moted_timer *t);
 
 /* Queues an encoded packet for the connection (flushed once per loop turn). 0, or -1. */
 int moted__conn_send(struct moted_conn *c, const struct mote_packet *p);
@@ -287,7 +301,7 @@ static inline size_t moted__conn_pending(const struct moted_conn *c)
     return c->wlen - c->woff;
 }
 void moted__conn_accept(struct moted_worker *w, int fd, struct moted_listener_rt *l,
-                        const char *peer);
+                        const void *sockaddr);
 /* Takes over a connection another worker handed here (its CONNECT hashed to this worker). */
 void moted__conn_adopt(struct moted_worker *w, struct moted_conn *c);
 /* Stops reading and timers of c on its worker, to hand it to worker `to`. */

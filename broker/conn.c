@@ -5,7 +5,10 @@
  * connection therefore holds no buffer at all.
  */
 #define _GNU_SOURCE
+#include <arpa/inet.h>
 #include <errno.h>
+#include <netinet/in.h>
+#include <stdio.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -54,7 +57,44 @@ static uint64_t connect_timeout_ms(const struct moted_worker *w)
 }
 
 static void on_io(struct moted_loop *loop, int fd, void *data, int mask);
-static void on_timer(struct moted_loop *loop, void *data);
+
+void moted__addr_set(struct moted_addr *a, const void *sockaddr)
+{
+    const struct sockaddr *sa = sockaddr;
+    memset(a, 0, sizeof *a);
+    if (sa && sa->sa_family == AF_INET) {
+        const struct sockaddr_in *in = sockaddr;
+        memcpy(a->ip, &in->sin_addr, 4);
+        a->port = ntohs(in->sin_port);
+        a->family = AF_INET;
+    } else if (sa && sa->sa_family == AF_INET6) {
+        const struct sockaddr_in6 *in6 = sockaddr;
+        memcpy(a->ip, &in6->sin6_addr, 16);
+        a->port = ntohs(in6->sin6_port);
+        a->family = AF_INET6;
+    }
+}
+
+const char *moted__peer(const struct moted_conn *c)
+{
+    static _Thread_local char bufs[4][56];
+    static _Thread_local unsigned next;
+    char *out = bufs[next++ % 4], host[INET6_ADDRSTRLEN] = "?";
+    const struct moted_addr *a = &c->addr;
+    if (a->family == AF_INET6 && IN6_IS_ADDR_V4MAPPED((const struct in6_addr *)a->ip)) {
+        inet_ntop(AF_INET, a->ip + 12, host, sizeof host);
+        snprintf(out, 56, "%s:%u", host, a->port);
+    } else if (a->family == AF_INET6) {
+        inet_ntop(AF_INET6, a->ip, host, sizeof host);
+        snprintf(out, 56, "[%s]:%u", host, a->port);
+    } else if (a->family == AF_INET) {
+        inet_ntop(AF_INET, a->ip, host, sizeof host);
+        snprintf(out, 56, "%s:%u", host, a->port);
+    } else {
+        snprintf(out, 56, "unknown peer");
+    }
+    return out;
+}
 
 static void list_add(struct moted_worker *w, struct moted_conn *c)
 {
@@ -79,11 +119,12 @@ static void list_del(struct moted_worker *w, struct moted_conn *c)
 }
 
 void moted__conn_accept(struct moted_worker *w, int fd, struct moted_listener_rt *l,
-                        const char *peer)
+                        const void *sockaddr)
 {
     struct moted_conn *c = moted__calloc(1, sizeof *c);
     if (!c) {
-        moted__log(MOTED_LOG_WARNING, "%s refused: out of memory (memory_limit)", peer);
+        moted__log(MOTED_LOG_WARNING, "a connection on port %u refused: out of memory "
+                                      "(memory_limit)", l->cfg->port);
         close(fd);
         return;
     }
@@ -92,18 +133,18 @@ void moted__conn_accept(struct moted_worker *w, int fd, struct moted_listener_rt
     c->tp = &moted__tcp_transport;
     c->listener = l;
     c->state = CONN_NEW;
-    strncpy(c->peer, peer, sizeof c->peer - 1);
+    moted__addr_set(&c->addr, sockaddr);
     c->last_rx_ms = w->loop.now_ms;
-    c->ka_timer.fn = on_timer;
-    c->ka_timer.data = c;
+    c->ka_timer.kind = MOTED_TIMER_CONN;
     if (moted__loop_add(&w->loop, fd, MOTED_READABLE, on_io, c)) {
-        moted__log(MOTED_LOG_WARNING, "%s refused: %s", peer, strerror(errno));
+        moted__log(MOTED_LOG_WARNING, "%s refused: %s", moted__peer(c), strerror(errno));
         close(fd);
         moted__free(c);
         return;
     }
     if (l->tls && moted__tls_conn_start(c)) {
-        moted__log(MOTED_LOG_WARNING, "%s refused: cannot start TLS (out of memory)", peer);
+        moted__log(MOTED_LOG_WARNING, "%s refused: cannot start TLS (out of memory)",
+                   moted__peer(c));
         moted__loop_del(&w->loop, fd, MOTED_READABLE);
         close(fd);
         moted__free(c);
@@ -113,7 +154,8 @@ void moted__conn_accept(struct moted_worker *w, int fd, struct moted_listener_rt
     list_add(w, c);
     atomic_fetch_add(&l->connections, 1);
     atomic_fetch_add(&w->b->connections, 1);
-    moted__log(MOTED_LOG_DEBUG, "new connection from %s on port %u", peer, l->cfg->port);
+    moted__log(MOTED_LOG_DEBUG, "new connection from %s on port %u", moted__peer(c),
+               l->cfg->port);
 }
 
 static void conn_free(struct moted_conn *c)
@@ -131,7 +173,7 @@ void moted__conn_reap(struct moted_worker *w)
 {
     while (w->dead_list) {
         struct moted_conn *c = w->dead_list;
-        w->dead_list = c->dead_next;
+        w->dead_list = c->next;
         conn_free(c);
     }
 }
@@ -151,10 +193,10 @@ void moted__conn_close(struct moted_conn *c, const char *why)
     c->closed = 1;
     if (c->session)
         moted__log(MOTED_LOG_NOTICE, "client %s (%s) disconnected: %s", c->session->client_id,
-                   c->peer, why);
+                   moted__peer(c), why);
     else
         moted__log(c->explained ? MOTED_LOG_DEBUG : MOTED_LOG_NOTICE,
-                   "connection from %s closed: %s", c->peer, why);
+                   "connection from %s closed: %s", moted__peer(c), why);
     moted__loop_del(&w->loop, c->fd, MOTED_READABLE | MOTED_WRITABLE);
     moted__timer_cancel(&w->loop, &c->ka_timer);
     c->tp->close(c);
@@ -162,7 +204,7 @@ void moted__conn_close(struct moted_conn *c, const char *why)
     atomic_fetch_sub(&c->listener->connections, 1);
     atomic_fetch_sub(&w->b->connections, 1);
     moted__proto_conn_gone(c);
-    c->dead_next = w->dead_list;
+    c->next = w->dead_list; /* off the open list now: `next` links the dead list */
     w->dead_list = c;
 }
 
@@ -223,7 +265,7 @@ void moted__conn_adopt(struct moted_worker *w, struct moted_conn *c)
         process(c, w->rbuf, have);
     } else {
         c->rbuf = buf;
-        c->rlen = c->rcap = have;
+        c->rlen = c->rcap = (uint32_t)have;
         process(c, c->rbuf, have);
     }
 }
@@ -248,7 +290,7 @@ static void process(struct moted_conn *c, uint8_t *buf, size_t have)
         }
         if (rc == MOTE_ERR_PACKET_TOO_LARGE) {
             moted__log(MOTED_LOG_NOTICE, "%s sent a packet of %zu bytes, over max_packet_size %u",
-                       c->peer, f.total, max_in(c));
+                       moted__peer(c), f.total, max_in(c));
             moted__conn_disconnect(c, MOTE_RC_PACKET_TOO_LARGE, "packet too large");
             return;
         }
@@ -266,7 +308,7 @@ static void process(struct moted_conn *c, uint8_t *buf, size_t have)
             if (buf == c->rbuf)
                 moted__free(c->rbuf);
             c->rbuf = rest;
-            c->rlen = c->rcap = rest ? have - off : 0;
+            c->rlen = c->rcap = rest ? (uint32_t)(have - off) : 0;
             return;
         }
         off += f.total;
@@ -293,7 +335,7 @@ static void process(struct moted_conn *c, uint8_t *buf, size_t have)
         if (cap > want)
             cap = want;
     }
-    c->rwant = want;
+    c->rwant = (uint32_t)want;
     if (buf == c->rbuf) {
         memmove(c->rbuf, c->rbuf + off, rest);
         if (cap > c->rcap) {
@@ -303,7 +345,7 @@ static void process(struct moted_conn *c, uint8_t *buf, size_t have)
                 return;
             }
             c->rbuf = nb;
-            c->rcap = cap;
+            c->rcap = (uint32_t)cap;
         }
     } else {
         moted__free(c->rbuf);
@@ -313,10 +355,10 @@ static void process(struct moted_conn *c, uint8_t *buf, size_t have)
             moted__conn_disconnect(c, MOTE_RC_SERVER_BUSY, "out of memory for a packet");
             return;
         }
-        c->rcap = cap;
+        c->rcap = (uint32_t)cap;
         memcpy(c->rbuf, buf + off, rest);
     }
-    c->rlen = rest;
+    c->rlen = (uint32_t)rest;
 }
 
 static void conn_read(struct moted_conn *c)
@@ -328,7 +370,7 @@ static void conn_read(struct moted_conn *c)
 
     if (c->rbuf && c->rcap > w->rbuf_cap) { /* a packet larger than the worker's buffer */
         if (c->rlen == c->rcap && c->rwant > c->rcap) { /* full: grow towards the packet */
-            size_t grow = c->rcap * 2 < c->rwant ? c->rcap * 2 : c->rwant;
+            uint32_t grow = c->rcap * 2 < c->rwant ? c->rcap * 2 : c->rwant;
             uint8_t *nb = moted__realloc(c->rbuf, grow);
             if (!nb) {
                 moted__conn_disconnect(c, MOTE_RC_SERVER_BUSY, "out of memory for a packet");
@@ -363,10 +405,10 @@ static void conn_read(struct moted_conn *c)
             c->rbuf = moted__malloc(have);
             if (c->rbuf) {
                 memcpy(c->rbuf, buf, have);
-                c->rlen = c->rcap = have;
+                c->rlen = c->rcap = (uint32_t)have;
             }
         } else if (buf == c->rbuf) {
-            c->rlen = have;
+            c->rlen = (uint32_t)have;
         }
         return;
     }
@@ -405,16 +447,16 @@ static void on_io(struct moted_loop *loop, int fd, void *data, int mask)
     }
 }
 
-static void on_timer(struct moted_loop *loop, void *data)
+void moted__conn_on_timer(struct moted_loop *loop, struct moted_timer *t)
 {
-    struct moted_conn *c = data;
+    struct moted_conn *c = moted__container_of(t, struct moted_conn, ka_timer);
     uint64_t limit;
     if (c->state == CONN_NEW) {
         if (moted__tls_handshaking(c)) {
             moted__log(MOTED_LOG_NOTICE,
                        "%s: TLS handshake not finished within %d s (handshake_timeout): dropped; "
                        "a stalled client, or one too slow for its key exchange",
-                       c->peer, moted__cfg(c->w->b)->handshake_timeout);
+                       moted__peer(c), moted__cfg(c->w->b)->handshake_timeout);
             c->explained = 1;
             moted__conn_close(c, "TLS handshake timeout");
         } else {
@@ -443,7 +485,7 @@ int moted__conn_send(struct moted_conn *c, const struct mote_packet *p)
     rc = mote_codec_size(p, c->version ? c->version : MOTE_V311, &size);
     if (rc != MOTE_OK) {
         moted__log(MOTED_LOG_ERROR, "cannot encode %s for %s: %s", mote_packet_name(p->type),
-                   c->peer, mote_strerror(rc));
+                   moted__peer(c), mote_strerror(rc));
         return -1;
     }
     if (moted__conn_pending(c) + size > MAX_PENDING_OUT)
@@ -456,10 +498,10 @@ int moted__conn_send(struct moted_conn *c, const struct mote_packet *p)
         if (!nb)
             return -1;
         c->wbuf = nb;
-        c->wcap = cap;
+        c->wcap = (uint32_t)cap;
     }
     mote_codec_encode(p, c->version ? c->version : MOTE_V311, c->wbuf + c->wlen, size, &written);
-    c->wlen += written;
+    c->wlen += (uint32_t)written;
     if (!c->in_flush_list) {
         c->in_flush_list = 1;
         c->flush_next = c->w->flush_list;
@@ -484,7 +526,7 @@ int moted__conn_flush(struct moted_conn *c)
             }
             return 0;
         }
-        c->woff += (size_t)n;
+        c->woff += (uint32_t)n;
     }
     /* All written: give the buffer back, an idle connection keeps none. */
     moted__free(c->wbuf);

@@ -5,6 +5,7 @@
 #include "loop.h"
 
 #include <errno.h>
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
@@ -115,7 +116,13 @@ void moted__loop_del(struct moted_loop *loop, int fd, int mask)
 static void heap_place(struct moted_loop *loop, size_t i, struct moted_timer *t)
 {
     loop->heap[i] = t;
-    t->heap_index = i;
+    t->heap_index = (uint32_t)i;
+}
+
+void moted__loop_on_timer(struct moted_loop *loop, uint32_t kind, moted_timer_fn *fn)
+{
+    if (kind < MOTED_TIMER_KINDS)
+        loop->timer_fns[kind] = fn;
 }
 
 static void heap_up(struct moted_loop *loop, size_t i)
@@ -189,7 +196,8 @@ static void run_timers(struct moted_loop *loop)
     while (budget-- && loop->heap_len && loop->heap[1]->when_ms <= loop->now_ms) {
         struct moted_timer *t = loop->heap[1];
         moted__timer_cancel(loop, t);
-        t->fn(loop, t->data);
+        if (t->kind < MOTED_TIMER_KINDS && loop->timer_fns[t->kind])
+            loop->timer_fns[t->kind](loop, t);
     }
 }
 

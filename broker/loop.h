@@ -17,17 +17,27 @@
 
 struct moted_loop;
 
+struct moted_timer;
+
 typedef void moted_file_fn(struct moted_loop *loop, int fd, void *data, int mask);
-typedef void moted_timer_fn(struct moted_loop *loop, void *data);
+/* A timer's owner finds itself from the timer's address (moted__container_of). */
+typedef void moted_timer_fn(struct moted_loop *loop, struct moted_timer *t);
 typedef void moted_hook_fn(struct moted_loop *loop, void *data);
 
-/* A timer node, embedded in its owner. heap_index is 0 while the timer is not armed. */
+#define MOTED_TIMER_KINDS 4
+
+/*
+ * A timer node, embedded in its owner: 16 bytes, as there is one per connection and two per
+ * session. `kind` picks the loop's handler for it (moted__loop_on_timer); heap_index is 0 while
+ * the timer is not armed.
+ */
 struct moted_timer {
     uint64_t when_ms;
-    size_t heap_index;
-    moted_timer_fn *fn;
-    void *data;
+    uint32_t heap_index;
+    uint32_t kind;
 };
+
+#define moted__container_of(ptr, type, member) ((type *)(void *)((char *)(ptr) - offsetof(type, member)))
 
 struct moted_file {
     int mask;
@@ -43,6 +53,7 @@ struct moted_loop {
     struct moted_file *files; /* indexed by fd */
     struct moted_timer **heap; /* 1-based binary heap */
     size_t heap_len, heap_cap;
+    moted_timer_fn *timer_fns[MOTED_TIMER_KINDS];
     moted_hook_fn *before_sleep;
     void *before_sleep_data;
     moted_hook_fn *on_wake;
@@ -59,6 +70,8 @@ int moted__loop_add(struct moted_loop *loop, int fd, int mask, moted_file_fn *fn
 /* Stops watching fd for mask (both bits: forget the fd). */
 void moted__loop_del(struct moted_loop *loop, int fd, int mask);
 
+/* Sets the handler of timers of this kind (0 .. MOTED_TIMER_KINDS - 1). */
+void moted__loop_on_timer(struct moted_loop *loop, uint32_t kind, moted_timer_fn *fn);
 /* Arms (or moves) timer t to fire at when_ms on the monotonic clock. */
 void moted__timer_set(struct moted_loop *loop, struct moted_timer *t, uint64_t when_ms);
 void moted__timer_cancel(struct moted_loop *loop, struct moted_timer *t);

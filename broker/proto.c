@@ -245,16 +245,14 @@ static void session_end(struct moted_session *s)
     moted__session_free(s);
 }
 
-static void on_will_timer(struct moted_loop *loop, void *data)
+void moted__proto_on_timer(struct moted_loop *loop, struct moted_timer *t)
 {
     (void)loop;
-    publish_will(data);
-}
-
-static void on_expiry_timer(struct moted_loop *loop, void *data)
-{
-    struct moted_session *s = data;
-    (void)loop;
+    if (t->kind == MOTED_TIMER_WILL) {
+        publish_will(moted__container_of(t, struct moted_session, will_timer));
+        return;
+    }
+    struct moted_session *s = moted__container_of(t, struct moted_session, expiry_timer);
     if (!s->conn) {
         moted__log(MOTED_LOG_INFO, "session of %s expired", s->client_id);
         session_end(s);
@@ -435,7 +433,7 @@ static int handle_connect(struct moted_conn *c, const uint8_t *pkt, size_t len)
     if (s && s->conn) {
         struct moted_conn *old = s->conn;
         moted__log(MOTED_LOG_NOTICE, "client %s already connected from %s: session taken over by %s",
-                   s->client_id, old->peer, c->peer);
+                   s->client_id, moted__peer(old), moted__peer(c));
         moted__conn_disconnect(old, MOTE_RC_SESSION_TAKEN_OVER, "session taken over");
         s = moted__sessions_find(w, id.ptr, id.len); /* it ended if it expires at disconnect */
     }
@@ -457,10 +455,8 @@ static int handle_connect(struct moted_conn *c, const uint8_t *pkt, size_t len)
             return refuse(c, cn->version, MOTE_RC_SERVER_BUSY, MOTE_V3_REFUSED_SERVER_UNAVAILABLE,
                           "out of memory for the session");
         }
-        s->will_timer.fn = on_will_timer;
-        s->will_timer.data = s;
-        s->expiry_timer.fn = on_expiry_timer;
-        s->expiry_timer.data = s;
+        s->will_timer.kind = MOTED_TIMER_WILL;
+        s->expiry_timer.kind = MOTED_TIMER_EXPIRY;
     }
     s->version = cn->version;
     s->expiry_interval = expiry;
@@ -523,7 +519,7 @@ static int handle_connect(struct moted_conn *c, const uint8_t *pkt, size_t len)
         moted__timer_set(&w->loop, &c->ka_timer,
                          w->loop.now_ms + (uint64_t)c->keep_alive * 1500u);
     moted__log(MOTED_LOG_NOTICE, "client %s connected from %s (MQTT %s, keep alive %u%s)",
-               s->client_id, c->peer,
+               s->client_id, moted__peer(c),
                cn->version == MOTE_V5 ? "5.0" : cn->version == MOTE_V311 ? "3.1.1" : "3.1",
                c->keep_alive, session_present ? ", session resumed" : "");
     if (session_present)

@@ -384,10 +384,10 @@ static void explain_failure(struct moted_conn *c, const char *what)
                        "%s: TLS handshake failed: the client rejected our certificate (alert "
                        "%s): give the device the CA that signed this broker's certificate: %s; "
                        "check its clock too if the alert is about dates",
-                       c->peer, alert, ca);
+                       moted__peer(c), alert, ca);
         else
             moted__log(MOTED_LOG_NOTICE, "%s: TLS handshake failed: the client sent alert %s%s%s",
-                       c->peer, alert, hs->offered_count ? "; it offered " : "",
+                       moted__peer(c), alert, hs->offered_count ? "; it offered " : "",
                        hs->offered_count ? hs->offered : "");
         return;
     }
@@ -397,7 +397,7 @@ static void explain_failure(struct moted_conn *c, const char *what)
                    "%s: TLS handshake failed: no cipher suite in common: the client offered %d "
                    "(%s); this listener allows %s with a %s key: enable one of the client's suites "
                    "in `ciphers`, or use a certificate type the client supports",
-                   c->peer, hs ? hs->offered_count : 0, hs && hs->offered[0] ? hs->offered : "none",
+                   moted__peer(c), hs ? hs->offered_count : 0, hs && hs->offered[0] ? hs->offered : "none",
                    c->listener->cfg->ciphers ? c->listener->cfg->ciphers : DEFAULT_CIPHERS,
                    tl->key_desc);
         return;
@@ -409,7 +409,7 @@ static void explain_failure(struct moted_conn *c, const char *what)
                    "%s: TLS handshake failed: protocol version mismatch: the client offers at most "
                    "%s, this listener needs %s or later (tls_version): update the client's TLS "
                    "stack",
-                   c->peer, hs ? version_name(hs->max_version) : "an older version",
+                   moted__peer(c), hs ? version_name(hs->max_version) : "an older version",
                    c->listener->cfg->tls_version && !strcmp(c->listener->cfg->tls_version, "tlsv1.3")
                        ? "TLS 1.3"
                        : "TLS 1.2");
@@ -419,7 +419,7 @@ static void explain_failure(struct moted_conn *c, const char *what)
                    "%s: TLS handshake failed: the client sent no certificate and this listener "
                    "requires one (require_certificate true): give the device a certificate signed "
                    "by the listener's cafile (mote certs device NAME)",
-                   c->peer);
+                   moted__peer(c));
         return;
     case SSL_R_CERTIFICATE_VERIFY_FAILED: {
         long v = SSL_get_verify_result(t->ssl);
@@ -427,7 +427,7 @@ static void explain_failure(struct moted_conn *c, const char *what)
                    "%s: TLS handshake failed: the client's certificate was not accepted: %s: issue "
                    "the device a certificate from the CA in this listener's cafile (mote certs "
                    "device NAME)%s",
-                   c->peer, X509_verify_cert_error_string(v),
+                   moted__peer(c), X509_verify_cert_error_string(v),
                    v == X509_V_ERR_CERT_HAS_EXPIRED || v == X509_V_ERR_CERT_NOT_YET_VALID
                        ? ", or check the clocks"
                        : "");
@@ -443,17 +443,17 @@ static void explain_failure(struct moted_conn *c, const char *what)
                        "our certificate chain (%zu bytes, %s), the typical sign of a device that "
                        "ran out of memory verifying it; it %s: use an ECDSA certificate (mote "
                        "certs init) and small records, or give the device more memory",
-                       c->peer, tl->chain_bytes, tl->key_desc,
+                       moted__peer(c), tl->chain_bytes, tl->key_desc,
                        hs->mfl ? "asked for small records"
                                : "did not ask for small records (max_fragment_length)");
         else
             moted__log(MOTED_LOG_NOTICE,
                        "%s: TLS handshake failed: the client closed the connection during the "
                        "handshake (at: %s)",
-                       c->peer, hs && hs->state ? hs->state : "before ClientHello");
+                       moted__peer(c), hs && hs->state ? hs->state : "before ClientHello");
         return;
     }
-    moted__log(MOTED_LOG_NOTICE, "%s: TLS handshake failed: %s (%s)", c->peer, what,
+    moted__log(MOTED_LOG_NOTICE, "%s: TLS handshake failed: %s (%s)", moted__peer(c), what,
                ERR_reason_error_string(e));
 }
 
@@ -484,7 +484,7 @@ static void hs_done(struct moted_conn *c)
             X509_free(peer);
         }
     }
-    moted__log(MOTED_LOG_DEBUG, "%s: TLS %s %s%s%s", c->peer, SSL_get_version(t->ssl),
+    moted__log(MOTED_LOG_DEBUG, "%s: TLS %s %s%s%s", moted__peer(c), SSL_get_version(t->ssl),
                SSL_get_cipher_name(t->ssl), SSL_session_reused(t->ssl) ? ", resumed" : "",
                mfl ? ", small records" : "");
 }
@@ -517,12 +517,12 @@ static int tls_handshake(struct moted_conn *c)
                 moted__log(MOTED_LOG_NOTICE,
                            "%s: plaintext MQTT sent to TLS port %u: connect with TLS (mqtts://) "
                            "trusting the CA %s, or use the plain MQTT port",
-                           c->peer, c->listener->cfg->port, c->listener->tls->ca_subject);
+                           moted__peer(c), c->listener->cfg->port, c->listener->tls->ca_subject);
             else
                 moted__log(MOTED_LOG_NOTICE,
                            "%s: not TLS on TLS port %u (first byte 0x%02x): the client must "
                            "speak TLS here",
-                           c->peer, c->listener->cfg->port, b);
+                           moted__peer(c), c->listener->cfg->port, b);
             close_now(c, "not a TLS client");
             return -1;
         }

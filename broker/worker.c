@@ -168,7 +168,7 @@ static void on_accept(struct moted_loop *loop, int fd, void *data, int mask)
             int one = 1;
             setsockopt(cfd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
         }
-        moted__conn_accept(w, cfd, l, peer);
+        moted__conn_accept(w, cfd, l, &ss);
     }
 }
 
@@ -200,6 +200,9 @@ int moted__worker_init(struct moted_worker *w, struct moted_broker *b, int index
     w->loop.before_sleep_data = w;
     w->loop.on_wake = on_wake;
     w->loop.on_wake_data = w;
+    moted__loop_on_timer(&w->loop, MOTED_TIMER_CONN, moted__conn_on_timer);
+    moted__loop_on_timer(&w->loop, MOTED_TIMER_WILL, moted__proto_on_timer);
+    moted__loop_on_timer(&w->loop, MOTED_TIMER_EXPIRY, moted__proto_on_timer);
     for (size_t i = 0; i < b->listener_count; i++)
         if (moted__loop_add(&w->loop, b->listeners[i].fds[index], MOTED_READABLE, on_accept, w))
             return -1;

@@ -13,24 +13,24 @@
 
 static int fired[1000], nfired;
 
-static void on_timer(struct moted_loop *loop, void *data)
+static struct moted_timer t[1000];
+
+static void on_timer(struct moted_loop *loop, struct moted_timer *timer)
 {
     (void)loop;
-    fired[nfired++] = (int)(intptr_t)data;
+    fired[nfired++] = (int)(timer - t);
 }
 
 static void timers_fire_in_deadline_order(void **state)
 {
     struct moted_loop loop;
-    static struct moted_timer t[1000];
     (void)state;
     assert_int_equal(moted__loop_init(&loop, 64), 0);
+    moted__loop_on_timer(&loop, 0, on_timer);
     nfired = 0;
     /* Deadlines in a scrambled order, all already due. */
     for (int i = 0; i < 1000; i++) {
         int k = (i * 7919) % 1000;
-        t[k].fn = on_timer;
-        t[k].data = (void *)(intptr_t)k;
         moted__timer_set(&loop, &t[k], (uint64_t)k);
     }
     /* Move one later (still due), cancel another. */
@@ -49,11 +49,12 @@ static void timers_fire_in_deadline_order(void **state)
 static void future_timer_waits(void **state)
 {
     struct moted_loop loop;
-    struct moted_timer t = {.fn = on_timer, .data = (void *)(intptr_t)7};
     (void)state;
     assert_int_equal(moted__loop_init(&loop, 64), 0);
+    moted__loop_on_timer(&loop, 0, on_timer);
     nfired = 0;
-    moted__timer_set(&loop, &t, moted__now_ms() + 30);
+    memset(&t[7], 0, sizeof t[7]);
+    moted__timer_set(&loop, &t[7], moted__now_ms() + 30);
     moted__loop_turn(&loop, 0);
     assert_int_equal(nfired, 0);
     uint64_t start = moted__now_ms();
