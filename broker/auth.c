@@ -18,8 +18,8 @@
 #include "alloc.h"
 #include "mote/codec.h"
 
-#define HASH_LEN 64      /* SHA-512 */
-#define SALT_MAX 64      /* mosquitto_passwd writes 12 bytes */
+#define HASH_LEN 64 /* SHA-512 */
+#define SALT_MAX 64 /* mosquitto_passwd writes 12 bytes */
 #define FILE_MAX (64u * 1024u * 1024u)
 
 /* ---------------------------------------------------------------------------------------------
@@ -242,8 +242,8 @@ static int entry_cmp(const void *a, const void *b)
     return x->line < y->line ? -1 : x->line > y->line;
 }
 
-struct moted_passwd *moted__passwd_parse(const char *name, const char *text, size_t len,
-                                         char *err, size_t errlen)
+struct moted_passwd *moted__passwd_parse(const char *name, const char *text, size_t len, char *err,
+                                         size_t errlen)
 {
     struct moted_passwd *pf = moted__calloc(1, sizeof *pf);
     struct lines ls = {text, text + len, 0};
@@ -279,7 +279,6 @@ struct moted_passwd *moted__passwd_parse(const char *name, const char *text, siz
         while (ulen && (u[ulen - 1] == ' ' || u[ulen - 1] == '\t'))
             ulen--;
         h = colon + 1;
-        hlen = n - ulen - 1 - (size_t)(h - colon - 1);
         hlen = (size_t)(s + n - h);
         while (hlen && (*h == ' ' || *h == '\t'))
             h++, hlen--;
@@ -470,23 +469,34 @@ static int same(struct level a, struct level b)
     return a.len == b.len && !memcmp(a.p, b.p, a.len);
 }
 
+/*
+ * Both walk the filters level by level. One trap: '#' also matches its parent level, but when
+ * that parent is the root, or one empty level (as in "/#"), the parent is the empty topic,
+ * which nobody can publish; there '#' means at least one more level, as "+/#" does.
+ */
+
 /* see auth.h */
 int moted__filter_overlap(const uint8_t *a, size_t alen, const uint8_t *b, size_t blen)
 {
-    size_t pa = 0, pb = 0;
+    size_t pa = 0, pb = 0, depth = 0;
     struct level la, lb;
     int ha = next_level(a, alen, &pa, &la), hb = next_level(b, blen, &pb, &lb);
+    int empty_root = 0; /* the first level of every common topic is "" */
 
     /* Topics starting with '$' are not matched by a first-level wildcard (MQTT-4.7.2-1). */
     if (ha && hb && ((is_wild(la) && is_dollar(lb)) || (is_wild(lb) && is_dollar(la))))
         return 0;
     for (;;) {
-        if ((ha && is_hash(la)) || (hb && is_hash(lb)))
-            return 1; /* '#' takes whatever the other has left, even nothing */
+        if ((ha && is_hash(la)) || (hb && is_hash(lb))) {
+            /* '#' takes whatever the other has left, even nothing, unless that is "" */
+            return !(depth == 1 && empty_root && (!ha || !hb));
+        }
         if (!ha || !hb)
             return !ha && !hb;
         if (!is_plus(la) && !is_plus(lb) && !same(la, lb))
             return 0;
+        if (depth++ == 0)
+            empty_root = la.len == 0 || lb.len == 0;
         ha = next_level(a, alen, &pa, &la);
         hb = next_level(b, blen, &pb, &lb);
     }
@@ -495,21 +505,30 @@ int moted__filter_overlap(const uint8_t *a, size_t alen, const uint8_t *b, size_
 /* see auth.h */
 int moted__filter_covers(const uint8_t *outer, size_t olen, const uint8_t *inner, size_t ilen)
 {
-    size_t po = 0, pi = 0;
+    size_t po = 0, pi = 0, depth = 0;
     struct level lo, li;
     int ho = next_level(outer, olen, &po, &lo), hi = next_level(inner, ilen, &pi, &li);
+    int empty_root = 0; /* inner's first level is "" */
 
     if (ho && hi && is_wild(lo) && is_dollar(li))
         return 0;
     for (;;) {
         if (ho && is_hash(lo))
             return 1;
-        if (hi && is_hash(li))
+        if (hi && is_hash(li)) {
+            /* Where inner's '#' cannot match its parent, outer's "+/#" is enough. */
+            if ((depth == 0 || (depth == 1 && empty_root)) && ho && is_plus(lo)) {
+                ho = next_level(outer, olen, &po, &lo);
+                return ho && is_hash(lo);
+            }
             return 0; /* inner goes deeper than any outer without '#' */
+        }
         if (!ho || !hi)
             return !ho && !hi;
         if (!is_plus(lo) && (is_plus(li) || !same(lo, li)))
             return 0;
+        if (depth++ == 0)
+            empty_root = li.len == 0;
         ho = next_level(outer, olen, &po, &lo);
         hi = next_level(inner, ilen, &pi, &li);
     }
@@ -522,8 +541,8 @@ int moted__filter_covers(const uint8_t *outer, size_t olen, const uint8_t *inner
 struct acl_rule {
     char *topic;
     size_t len;
-    uint8_t access;           /* MOTED_ACL_READ | MOTED_ACL_WRITE; 0: deny */
-    uint8_t uses_c, uses_u;   /* pattern with %c / %u */
+    uint8_t access;         /* MOTED_ACL_READ | MOTED_ACL_WRITE; 0: deny */
+    uint8_t uses_c, uses_u; /* pattern with %c / %u */
 };
 
 /* Rules in file order, denials moved first (they are all checked before any grant). */
@@ -622,9 +641,14 @@ static int users_finish(struct moted_acl *acl)
             }
             list_free(&u->list);
             moted__free(u->name);
+            memset(u, 0, sizeof *u);
             continue;
         }
-        acl->users[kept++] = *u;
+        if (kept != i) {
+            acl->users[kept] = *u;
+            memset(u, 0, sizeof *u); /* one owner per pointer, should a later step fail */
+        }
+        kept++;
     }
     acl->user_count = kept;
     for (size_t i = 0; i < acl->user_count; i++)
@@ -922,13 +946,13 @@ int moted__acl_check(const struct moted_acl *acl, const char *user, const char *
 
     if (own && scan_topics(own, 0, own->denies, topic, len, access, T_DENY))
         return 0;
-    if (patterns && scan_patterns(&acl->patterns, 0, acl->patterns.denies, user, client_id,
-                                  topic, len, access, T_DENY))
+    if (patterns && scan_patterns(&acl->patterns, 0, acl->patterns.denies, user, client_id, topic,
+                                  len, access, T_DENY))
         return 0;
     if (own && scan_topics(own, own->denies, own->count, topic, len, access, T_ALLOW))
         return 1;
-    if (patterns && scan_patterns(&acl->patterns, acl->patterns.denies, acl->patterns.count,
-                                  user, client_id, topic, len, access, T_ALLOW))
+    if (patterns && scan_patterns(&acl->patterns, acl->patterns.denies, acl->patterns.count, user,
+                                  client_id, topic, len, access, T_ALLOW))
         return 1;
     return 0;
 }

@@ -23,8 +23,8 @@ struct moted_passwd;
 struct moted_passwd *moted__passwd_load(const char *path, char *err, size_t errlen);
 
 /* The same from text in memory (`name` is used in messages). */
-struct moted_passwd *moted__passwd_parse(const char *name, const char *text, size_t len,
-                                         char *err, size_t errlen);
+struct moted_passwd *moted__passwd_parse(const char *name, const char *text, size_t len, char *err,
+                                         size_t errlen);
 
 /*
  * 1 when `user` is in the file and `pw` is its password, else 0. The hashes are compared in

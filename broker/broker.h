@@ -153,6 +153,8 @@ struct moted_session {
     uint32_t will_delay;
     struct moted_timer will_timer;
 
+    char *username; /* of its latest CONNECT (NULL: none): ACL checks while it is offline */
+
     struct moted_session *hash_next; /* client-id table chain */
     uint64_t match_mark;             /* router.c: one delivery per message per session */
     uint32_t match_slot;

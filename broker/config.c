@@ -13,6 +13,7 @@
 #include <string.h>
 
 #include "alloc.h"
+#include "auth.h"
 
 enum kind { K_BOOL, K_INT, K_U32, K_LONG, K_SIZE, K_STR, K_LOGDEST, K_LOGTYPE, K_LISTENER, K_PORT,
             K_UNSUPPORTED };
@@ -411,6 +412,12 @@ int moted__config_finish(struct moted_config *cfg, char *err, size_t errlen)
         snprintf(err, errlen, "out of memory");
         return -1;
     }
+    /* The files are part of the snapshot: SIGHUP reads them again, a bad one changes nothing. */
+    if (cfg->password_file && !cfg->passwd &&
+        !(cfg->passwd = moted__passwd_load(cfg->password_file, err, errlen)))
+        return -1;
+    if (cfg->acl_file && !cfg->acl && !(cfg->acl = moted__acl_load(cfg->acl_file, err, errlen)))
+        return -1;
     return 0;
 }
 
@@ -429,6 +436,8 @@ void moted__config_free(struct moted_config *cfg)
     moted__free(cfg->persistence_file);
     moted__free(cfg->password_file);
     moted__free(cfg->acl_file);
+    moted__passwd_free(cfg->passwd);
+    moted__acl_free(cfg->acl);
     moted__free(cfg->log_file);
     moted__free(cfg->pid_file);
     memset(cfg, 0, sizeof *cfg);

@@ -36,6 +36,9 @@ struct moted_listener {
     int require_certificate, use_identity_as_username, use_subject_as_username;
 };
 
+struct moted_passwd; /* auth.h */
+struct moted_acl;
+
 struct moted_config {
     struct moted_listener *listeners;
     size_t listener_count;
@@ -64,6 +67,9 @@ struct moted_config {
     char *persistence_file;
     char *password_file;
     char *acl_file;
+    /* What moted__config_finish loaded from password_file and acl_file (auth.h); NULL: none. */
+    struct moted_passwd *passwd;
+    struct moted_acl *acl;
     int log_dest;                 /* MOTED_LOGDEST_* */
     char *log_file;
     int log_type;                 /* MOTED_LOG_* */

@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "auth.h"
 #include "broker.h"
 
 /* The reason a 5.0 client gets for a packet the codec refused. */
@@ -158,6 +159,10 @@ void moted__proto_deliver(struct moted_session *s, struct moted_msg *m, uint8_t 
     moted__msg_expiry_left(m, s->owner->loop.now_ms, &expired);
     if (expired)
         return;
+    /* acl_file: the receiver must be allowed to read the topic (retained messages too). */
+    if (cfg->acl && !moted__acl_check(cfg->acl, s->username, s->client_id, moted__msg_topic(m),
+                                      m->topic_len, MOTED_ACL_READ))
+        return;
     if (c && c->state != CONN_ACTIVE)
         c = NULL;
     if (qos == 0) {
@@ -227,12 +232,18 @@ static void resend_in_flight(struct moted_session *s)
 
 static void publish_will(struct moted_session *s)
 {
+    const struct moted_acl *acl = moted__cfg(s->owner->b)->acl;
     struct moted_msg *will = s->will;
     if (!will)
         return;
     s->will = NULL;
     moted__timer_cancel(&s->owner->loop, &s->will_timer);
-    moted__router_publish(s->owner, will);
+    if (acl && !moted__acl_check(acl, s->username, s->client_id, moted__msg_topic(will),
+                                 will->topic_len, MOTED_ACL_WRITE))
+        moted__log(MOTED_LOG_NOTICE, "will of %s on %.*s not published: acl_file denies write",
+                   s->client_id, (int)will->topic_len, moted__msg_topic(will));
+    else
+        moted__router_publish(s->owner, will);
     moted__msg_unref(will);
 }
 
@@ -416,10 +427,32 @@ static int handle_connect(struct moted_conn *c, const uint8_t *pkt, size_t len)
         }
     }
 
-    /* Authentication (password files and certificates come with TLS, issue 4). */
-    if (!c->listener->allow_anonymous)
+    /*
+     * Authentication, as Mosquitto 2 does it (docs/auth.md): a certificate's name
+     * (use_identity_as_username) needs no password; with a password_file a user name must be in
+     * it with its password; otherwise allow_anonymous decides, user name or not.
+     */
+    if (c->listener->cfg->use_identity_as_username || c->listener->cfg->use_subject_as_username) {
+        if (!c->tls_identity)
+            return refuse(c, cn->version, MOTE_RC_NOT_AUTHORIZED, MOTE_V3_REFUSED_NOT_AUTHORIZED,
+                          "no client certificate to take the user name from");
+    } else if (cn->has_username && cfg->passwd) {
+        if (!cn->has_password ||
+            !moted__passwd_check(cfg->passwd, (const char *)cn->username.ptr, cn->username.len,
+                                 cn->password.ptr, cn->password.len)) {
+            char why[160];
+            snprintf(why, sizeof why, "bad user name or password for '%.*s' (password_file)",
+                     (int)(cn->username.len > 64 ? 64 : cn->username.len), cn->username.ptr);
+            return refuse(c, cn->version, MOTE_RC_BAD_USERNAME_OR_PASSWORD,
+                          MOTE_V3_REFUSED_BAD_CREDENTIALS, why);
+        }
+    } else if (!c->listener->allow_anonymous) {
         return refuse(c, cn->version, MOTE_RC_NOT_AUTHORIZED, MOTE_V3_REFUSED_NOT_AUTHORIZED,
-                      "anonymous clients are not allowed on this listener (allow_anonymous false)");
+                      cn->has_username
+                          ? "user name given but no password_file, and allow_anonymous false"
+                          : "anonymous clients are not allowed on this listener "
+                            "(allow_anonymous false)");
+    }
 
     if (cn->will && cn->will_qos > cfg->max_qos)
         return refuse(c, cn->version, MOTE_RC_QOS_NOT_SUPPORTED, MOTE_V3_REFUSED_NOT_AUTHORIZED,
@@ -476,8 +509,10 @@ static int handle_connect(struct moted_conn *c, const uint8_t *pkt, size_t len)
     }
     s->conn = c;
     c->session = s;
-    if (cn->has_username)
+    if (cn->has_username && !c->tls_identity)
         c->username = moted__strndup((const char *)cn->username.ptr, cn->username.len);
+    moted__free(s->username); /* a resumed session answers to its new connection's user */
+    s->username = c->username ? moted__strndup(c->username, strlen(c->username)) : NULL;
 
     /* Keep alive: the server may lower it (5.0 Server Keep Alive). */
     c->keep_alive = cn->keep_alive;
@@ -608,7 +643,10 @@ static int handle_publish(struct moted_conn *c, const uint8_t *pkt, size_t len)
     }
 
     /* Limits that refuse one message but keep the connection. */
-    if (cfg->max_topic_levels &&
+    if (cfg->acl && !moted__acl_check(cfg->acl, c->username, s->client_id, pub->topic.ptr,
+                                      pub->topic.len, MOTED_ACL_WRITE))
+        reason = MOTE_RC_NOT_AUTHORIZED;
+    else if (cfg->max_topic_levels &&
         mote_topic_levels(pub->topic.ptr, pub->topic.len) > (size_t)cfg->max_topic_levels)
         reason = MOTE_RC_TOPIC_NAME_INVALID;
     else if (cfg->message_size_limit && pub->payload.len > cfg->message_size_limit)
@@ -723,6 +761,13 @@ static int handle_subscribe(struct moted_conn *c, const struct mote_packet *p)
             code = c->version == MOTE_V5 ? MOTE_RC_TOPIC_FILTER_INVALID : MOTE_V3_SUBACK_FAILURE;
         else if (cfg->max_subscriptions && s->sub_count >= (size_t)cfg->max_subscriptions)
             code = c->version == MOTE_V5 ? MOTE_RC_QUOTA_EXCEEDED : MOTE_V3_SUBACK_FAILURE;
+        else if (cfg->acl && !moted__acl_check(cfg->acl, c->username, s->client_id,
+                                               one.filter.ptr, one.filter.len,
+                                               MOTED_ACL_SUBSCRIBE)) {
+            code = c->version == MOTE_V5 ? MOTE_RC_NOT_AUTHORIZED : MOTE_V3_SUBACK_FAILURE;
+            moted__log(MOTED_LOG_SUBSCRIBE, "%s denied %.*s (acl_file)", s->client_id,
+                       (int)one.filter.len, one.filter.ptr);
+        }
         else {
             if (one.qos > cfg->max_qos)
                 one.qos = (uint8_t)cfg->max_qos;

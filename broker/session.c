@@ -58,6 +58,7 @@ void moted__session_free(struct moted_session *s)
         return;
     moted__session_clear(s);
     moted__msg_unref(s->will);
+    moted__free(s->username);
     moted__free(s);
 }
 
