@@ -208,6 +208,9 @@ struct moted_tls_listener {
     char ca_fingerprint[100];
     char key_desc[32];       /* "ECDSA 256", "RSA 2048" */
     size_t chain_bytes;      /* what we send in the certificate flight */
+    int is_rsa;
+    char ciphers[512];       /* the settings in force, as failure lines quote them */
+    int min_version;
 };
 int moted__tls_listener_init(struct moted_listener_rt *rt, char *err, size_t errlen);
 void moted__tls_listener_reload(struct moted_listener_rt *rt, const struct moted_listener *l);

@@ -553,10 +553,12 @@ static int handle_connect(struct moted_conn *c, const uint8_t *pkt, size_t len)
     if (c->keep_alive)
         moted__timer_set(&w->loop, &c->ka_timer,
                          w->loop.now_ms + (uint64_t)c->keep_alive * 1500u);
-    moted__log(MOTED_LOG_NOTICE, "client %s connected from %s (MQTT %s, keep alive %u%s)",
+    moted__log(MOTED_LOG_NOTICE, "client %s connected from %s (MQTT %s, keep alive %u%s%s%s%s)",
                s->client_id, moted__peer(c),
                cn->version == MOTE_V5 ? "5.0" : cn->version == MOTE_V311 ? "3.1.1" : "3.1",
-               c->keep_alive, session_present ? ", session resumed" : "");
+               c->keep_alive, session_present ? ", session resumed" : "",
+               c->username ? ", user '" : "", c->username ? c->username : "",
+               c->username ? (c->tls_identity ? "' from its certificate" : "'") : "");
     if (session_present)
         resend_in_flight(s);
     moted__proto_drain(s);

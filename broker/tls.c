@@ -30,6 +30,7 @@
 struct hs_info {
     char offered[200];   /* the client's cipher suites, summarised */
     int offered_count;
+    char sni[64];        /* the host name the client asked for, if it said */
     int max_version;     /* highest version the client offered */
     int mfl;             /* max_fragment_length asked for (bytes), 0 if none */
     int alert_received;  /* TLS alert from the client, -1 if none */
@@ -95,10 +96,9 @@ static void describe_ca(struct moted_tls_listener *tl, SSL_CTX *ctx, const char 
     {
         EVP_PKEY *pk = X509_get0_pubkey(leaf);
         int bits = pk ? EVP_PKEY_get_bits(pk) : 0;
+        tl->is_rsa = pk && EVP_PKEY_is_a(pk, "RSA");
         snprintf(tl->key_desc, sizeof tl->key_desc, "%s %d",
-                 pk && EVP_PKEY_is_a(pk, "EC") ? "ECDSA" : pk && EVP_PKEY_is_a(pk, "RSA") ? "RSA"
-                                                                                  : "key",
-                 bits);
+                 pk && EVP_PKEY_is_a(pk, "EC") ? "ECDSA" : tl->is_rsa ? "RSA" : "key", bits);
     }
     issuer = X509_get_issuer_name(top);
     name_line(issuer, tl->ca_subject, sizeof tl->ca_subject);
@@ -174,11 +174,23 @@ static SSL_CTX *make_ctx(const struct moted_listener *l, struct moted_tls_listen
         goto fail;
     }
     if (SSL_CTX_use_certificate_chain_file(ctx, l->certfile) != 1) {
-        ssl_fail(err, errlen, "certfile", l->certfile);
+        if (ERR_GET_LIB(ERR_peek_last_error()) == ERR_LIB_PEM) {
+            ERR_clear_error();
+            snprintf(err, errlen, "certfile %s: no PEM certificate in it (-----BEGIN "
+                                  "CERTIFICATE-----)", l->certfile);
+        } else {
+            ssl_fail(err, errlen, "certfile", l->certfile);
+        }
         goto fail;
     }
     if (SSL_CTX_use_PrivateKey_file(ctx, l->keyfile, SSL_FILETYPE_PEM) != 1) {
-        ssl_fail(err, errlen, "keyfile", l->keyfile);
+        if (ERR_GET_REASON(ERR_peek_last_error()) == X509_R_KEY_VALUES_MISMATCH) {
+            ERR_clear_error();
+            snprintf(err, errlen, "keyfile %s does not belong to certfile %s", l->keyfile,
+                     l->certfile);
+        } else {
+            ssl_fail(err, errlen, "keyfile", l->keyfile);
+        }
         goto fail;
     }
     if (SSL_CTX_check_private_key(ctx) != 1) {
@@ -221,6 +233,8 @@ static SSL_CTX *make_ctx(const struct moted_listener *l, struct moted_tls_listen
     SSL_CTX_set_info_callback(ctx, info_cb);
     SSL_CTX_set_client_hello_cb(ctx, hello_cb, NULL);
     describe_ca(tl, ctx, l->cafile);
+    snprintf(tl->ciphers, sizeof tl->ciphers, "%s", l->ciphers ? l->ciphers : DEFAULT_CIPHERS);
+    tl->min_version = minv;
     return ctx;
 fail:
     SSL_CTX_free(ctx);
@@ -267,6 +281,9 @@ void moted__tls_listener_reload(struct moted_listener_rt *rt, const struct moted
     memcpy(tl->ca_subject, fresh.ca_subject, sizeof tl->ca_subject);
     memcpy(tl->ca_fingerprint, fresh.ca_fingerprint, sizeof tl->ca_fingerprint);
     memcpy(tl->key_desc, fresh.key_desc, sizeof tl->key_desc);
+    memcpy(tl->ciphers, fresh.ciphers, sizeof tl->ciphers);
+    tl->min_version = fresh.min_version;
+    tl->is_rsa = fresh.is_rsa;
     tl->chain_bytes = fresh.chain_bytes;
     pthread_mutex_unlock(&tl->lock);
     SSL_CTX_free(old); /* connections made with it hold their own reference */
@@ -306,8 +323,11 @@ static int hello_cb(SSL *ssl, int *alert, void *arg)
     if (!t || !t->hs)
         return SSL_CLIENT_HELLO_SUCCESS;
     n = SSL_client_hello_get0_ciphers(ssl, &p);
-    t->hs->offered_count = (int)(n / 2);
     for (size_t i = 0; i + 1 < n; i += 2) {
+        /* Signalling values are not suites: renegotiation info (00FF), fallback (5600). */
+        if ((p[i] == 0x00 && p[i + 1] == 0xFF) || (p[i] == 0x56 && p[i + 1] == 0x00))
+            continue;
+        t->hs->offered_count++;
         const SSL_CIPHER *ci = SSL_CIPHER_find(ssl, p + i);
         const char *name = ci ? SSL_CIPHER_standard_name(ci) : NULL;
         if (!name || o + strlen(name) + 40 > sizeof t->hs->offered)
@@ -316,11 +336,23 @@ static int hello_cb(SSL *ssl, int *alert, void *arg)
                               o ? ", " : "", name);
     }
     t->hs->max_version = SSL_client_hello_get0_legacy_version(ssl);
-    if (SSL_client_hello_get1_extensions_present(ssl, &versions, &nv)) {
-        for (size_t i = 0; i < nv; i++)
-            if (versions[i] == TLSEXT_TYPE_supported_versions)
-                t->hs->max_version = TLS1_3_VERSION; /* offers 1.3 (and maybe less) */
-        OPENSSL_free(versions);
+    (void)versions;
+    (void)nv;
+    /* supported_versions lists what the client really speaks (TLS 1.3 clients send it). */
+    if (SSL_client_hello_get0_ext(ssl, TLSEXT_TYPE_supported_versions, &p, &n) && n >= 1) {
+        for (size_t i = 1; i + 1 < n && i + 1 <= p[0]; i += 2) {
+            int v = p[i] << 8 | p[i + 1];
+            if ((v & 0x0F0F) != 0x0A0A && v > t->hs->max_version) /* skip GREASE values */
+                t->hs->max_version = v;
+        }
+    }
+    /* server_name: list length (2), type (1), name length (2), name. */
+    if (SSL_client_hello_get0_ext(ssl, TLSEXT_TYPE_server_name, &p, &n) && n > 5 && p[2] == 0) {
+        size_t len = (size_t)(p[3] << 8 | p[4]);
+        if (len <= n - 5 && len < sizeof t->hs->sni) {
+            memcpy(t->hs->sni, p + 5, len);
+            t->hs->sni[len] = 0;
+        }
     }
     if (SSL_client_hello_get0_ext(ssl, TLSEXT_TYPE_max_fragment_length, &p, &n) && n == 1 &&
         p[0] >= 1 && p[0] <= 4)
@@ -370,7 +402,23 @@ static void explain_failure(struct moted_conn *c, const char *what)
     char ca[400];
 
     snprintf(ca, sizeof ca, "%s%s%s", tl->ca_subject[0] ? tl->ca_subject : "(unknown)",
-             tl->ca_fingerprint[0] ? ", SHA-256 " : "", tl->ca_fingerprint);
+             tl->ca_fingerprint[0] ? ", SHA-256 " : " (set cafile to it to log its fingerprint)",
+             tl->ca_fingerprint);
+
+    /* A name the certificate does not cover is a different fix from an untrusted CA. */
+    if (hs && hs->sni[0] && hs->alert_received >= 0 && hs->alert_received != SSL_AD_CLOSE_NOTIFY) {
+        X509 *leaf = SSL_get_certificate(t->ssl);
+        if (leaf && X509_check_host(leaf, hs->sni, 0, 0, NULL) != 1 &&
+            X509_check_ip_asc(leaf, hs->sni, 0) != 1) {
+            moted__log(MOTED_LOG_NOTICE,
+                       "%s: TLS handshake failed: the client asked for host '%s', which this "
+                       "broker's certificate does not name (alert %s): connect with a name the "
+                       "certificate lists, or issue one with it (mote certs server --host %s)",
+                       moted__peer(c), hs->sni, SSL_alert_desc_string_long(hs->alert_received),
+                       hs->sni);
+            return;
+        }
+    }
 
     if (hs && hs->alert_received >= 0 && hs->alert_received != SSL_AD_CLOSE_NOTIFY) {
         const char *alert = SSL_alert_desc_string_long(hs->alert_received);
@@ -397,11 +445,10 @@ static void explain_failure(struct moted_conn *c, const char *what)
     case SSL_R_NO_SHARED_CIPHER:
         moted__log(MOTED_LOG_NOTICE,
                    "%s: TLS handshake failed: no cipher suite in common: the client offered %d "
-                   "(%s); this listener allows %s with a %s key: enable one of the client's suites "
-                   "in `ciphers`, or use a certificate type the client supports",
-                   moted__peer(c), hs ? hs->offered_count : 0, hs && hs->offered[0] ? hs->offered : "none",
-                   c->listener->cfg->ciphers ? c->listener->cfg->ciphers : DEFAULT_CIPHERS,
-                   tl->key_desc);
+                   "(%s); this listener allows %s with an %s key: enable one of the client's "
+                   "suites in `ciphers`, or use a certificate type the client supports",
+                   moted__peer(c), hs ? hs->offered_count : 0,
+                   hs && hs->offered[0] ? hs->offered : "none", tl->ciphers, tl->key_desc);
         return;
     case SSL_R_UNSUPPORTED_PROTOCOL:
     case SSL_R_VERSION_TOO_LOW:
@@ -412,9 +459,7 @@ static void explain_failure(struct moted_conn *c, const char *what)
                    "%s, this listener needs %s or later (tls_version): update the client's TLS "
                    "stack",
                    moted__peer(c), hs ? version_name(hs->max_version) : "an older version",
-                   c->listener->cfg->tls_version && !strcmp(c->listener->cfg->tls_version, "tlsv1.3")
-                       ? "TLS 1.3"
-                       : "TLS 1.2");
+                   version_name(tl->min_version));
         return;
     case SSL_R_PEER_DID_NOT_RETURN_A_CERTIFICATE:
         moted__log(MOTED_LOG_NOTICE,
@@ -425,11 +470,23 @@ static void explain_failure(struct moted_conn *c, const char *what)
         return;
     case SSL_R_CERTIFICATE_VERIFY_FAILED: {
         long v = SSL_get_verify_result(t->ssl);
+        X509 *peer = SSL_get0_peer_certificate(t->ssl);
+        char subject[200] = "", until[40] = "";
+        if (peer) {
+            name_line(X509_get_subject_name(peer), subject, sizeof subject);
+            BIO *b = BIO_new(BIO_s_mem());
+            if (b && ASN1_TIME_print(b, X509_get0_notAfter(peer))) {
+                int n = BIO_read(b, until, (int)sizeof until - 1);
+                until[n > 0 ? n : 0] = 0;
+            }
+            BIO_free(b);
+        }
         moted__log(MOTED_LOG_NOTICE,
-                   "%s: TLS handshake failed: the client's certificate was not accepted: %s: issue "
-                   "the device a certificate from the CA in this listener's cafile (mote certs "
-                   "device NAME)%s",
-                   moted__peer(c), X509_verify_cert_error_string(v),
+                   "%s: TLS handshake failed: the client's certificate %s%s%s%swas not accepted: %s: "
+                   "issue the device a certificate from the CA in this listener's cafile (mote "
+                   "certs device NAME)%s",
+                   moted__peer(c), subject, until[0] ? ", valid until " : "", until[0] ? until : "",
+                   subject[0] ? " " : "", X509_verify_cert_error_string(v),
                    v == X509_V_ERR_CERT_HAS_EXPIRED || v == X509_V_ERR_CERT_NOT_YET_VALID
                        ? ", or check the clocks"
                        : "");
@@ -438,25 +495,37 @@ static void explain_failure(struct moted_conn *c, const char *what)
     default:
         break;
     }
-    if (!e) { /* no OpenSSL error: the peer went away */
+    /* The peer went away (OpenSSL 3 reports it as an error, 1.1 did not). */
+    if (!e || reason == SSL_R_UNEXPECTED_EOF_WHILE_READING) {
         if (hs && hs->sent_certificate)
             moted__log(MOTED_LOG_NOTICE,
                        "%s: TLS handshake failed: the client closed the connection after we sent "
                        "our certificate chain (%zu bytes, %s), the typical sign of a device that "
-                       "ran out of memory verifying it; it %s: use an ECDSA certificate (mote "
-                       "certs init) and small records, or give the device more memory",
+                       "ran out of memory verifying it; it %s: %s",
                        moted__peer(c), tl->chain_bytes, tl->key_desc,
                        hs->mfl ? "asked for small records"
-                               : "did not ask for small records (max_fragment_length)");
-        else
+                               : "did not ask for small records (max_fragment_length)",
+                       tl->is_rsa ? "use an ECDSA certificate (mote certs init), small records, "
+                                    "or give the device more memory"
+                                  : hs->mfl ? "give the device more memory for the handshake"
+                                            : "make the device ask for small records, or give it "
+                                              "more memory");
+        else if (hs && hs->offered_count)
             moted__log(MOTED_LOG_NOTICE,
                        "%s: TLS handshake failed: the client closed the connection during the "
-                       "handshake (at: %s)",
-                       moted__peer(c), hs && hs->state ? hs->state : "before ClientHello");
+                       "handshake (at: %s): it gave up or ran out of memory before our certificate",
+                       moted__peer(c), hs->state ? hs->state : "after ClientHello");
+        else
+            moted__log(MOTED_LOG_NOTICE,
+                       "%s: TLS handshake failed: the client closed the connection before its "
+                       "ClientHello was complete: a port scanner, or a client that gave up",
+                       moted__peer(c));
         return;
     }
-    moted__log(MOTED_LOG_NOTICE, "%s: TLS handshake failed: %s (%s)", moted__peer(c), what,
-               ERR_reason_error_string(e));
+    moted__log(MOTED_LOG_NOTICE,
+               "%s: TLS handshake failed: not a valid TLS handshake (%s: %s): a port scanner, or "
+               "a broken TLS stack on the client",
+               moted__peer(c), what, ERR_reason_error_string(e));
 }
 
 /* ---------------------------------------------------------------------------------------------
@@ -565,6 +634,17 @@ static long tls_read(struct moted_conn *c, void *buf, size_t len)
     err = SSL_get_error(t->ssl, rc);
     if (err == SSL_ERROR_WANT_READ || err == SSL_ERROR_WANT_WRITE)
         return 0;
+    if (err == SSL_ERROR_SSL &&
+        ERR_GET_REASON(ERR_peek_last_error()) != SSL_R_UNEXPECTED_EOF_WHILE_READING) {
+        char why[200];
+        snprintf(why, sizeof why,
+                 "TLS record error (%s): the data was changed on the way, or the client's TLS "
+                 "stack is broken",
+                 ERR_reason_error_string(ERR_peek_last_error()));
+        ERR_clear_error();
+        moted__conn_close(c, why);
+        return -2;
+    }
     ERR_clear_error();
     return -1;
 }
