@@ -27,6 +27,11 @@
 /* What we grant a 5.0 client that does not ask (and the most we hold per connection). */
 #define MOTED_TOPIC_ALIAS_MAX 10
 #define MOTED_MAX_SUB_IDS 8 /* subscription identifiers carried on one delivery */
+/*
+ * Topic levels moted routes at most, whatever max_topic_levels says: matching walks one level
+ * per call, so this bounds the stack it takes (about 100 bytes a level; workers have 8 MB).
+ */
+#define MOTED_TOPIC_LEVELS_MAX 1024
 
 /* ---------------------------------------------------------------------------------------------
  * Logging (log.c)
@@ -93,6 +98,7 @@ struct moted_out {
     uint8_t state;
     uint8_t retain;
     uint8_t sub_id_count;
+    uint8_t resend; /* after a resume: to be sent again (DUP) when the window allows */
     uint32_t sub_ids[MOTED_MAX_SUB_IDS];
 };
 
@@ -137,6 +143,7 @@ struct moted_session {
     uint32_t out_cap, out_head, out_len, out_count;
     uint16_t window; /* the client's receive maximum, capped by max_inflight_messages */
     uint16_t next_id;
+    uint16_t resend_pending; /* in-flight entries marked `resend`, not yet sent again */
 
     struct moted_queued *queue_head, *queue_tail;
     size_t queue_count, queue_bytes;
@@ -310,7 +317,9 @@ void moted__conn_accept(struct moted_worker *w, int fd, struct moted_listener_rt
 /* Takes over a connection another worker handed here (its CONNECT hashed to this worker). */
 void moted__conn_adopt(struct moted_worker *w, struct moted_conn *c);
 /* Stops reading and timers of c on its worker, to hand it to worker `to`. */
-void moted__conn_handover(struct moted_conn *c, int to);
+int moted__conn_handover(struct moted_conn *c, int to);
+/* Closes and frees a connection still in a post (shutdown). */
+void moted__conn_discard(struct moted_conn *c);
 
 /* ---------------------------------------------------------------------------------------------
  * Protocol (proto.c): one handler per packet, and deliveries to sessions

@@ -412,6 +412,10 @@ int moted__config_finish(struct moted_config *cfg, char *err, size_t errlen)
         snprintf(err, errlen, "out of memory");
         return -1;
     }
+    if (strlen(cfg->auto_id_prefix) > 64) {
+        snprintf(err, errlen, "auto_id_prefix is longer than 64 characters");
+        return -1;
+    }
     /* The files are part of the snapshot: SIGHUP reads them again, a bad one changes nothing. */
     if (cfg->password_file && !cfg->passwd &&
         !(cfg->passwd = moted__passwd_load(cfg->password_file, err, errlen)))

@@ -199,6 +199,9 @@ void moted__conn_close(struct moted_conn *c, const char *why)
                    "connection from %s closed: %s", moted__peer(c), why);
     moted__loop_del(&w->loop, c->fd, MOTED_READABLE | MOTED_WRITABLE);
     moted__timer_cancel(&w->loop, &c->ka_timer);
+    /* One last try at what is queued (a CONNACK before a DISCONNECT in the same read). */
+    if (c->wlen > c->woff && !moted__tls_handshaking(c))
+        (void)c->tp->write(c, c->wbuf + c->woff, c->wlen - c->woff);
     c->tp->close(c);
     list_del(w, c);
     atomic_fetch_sub(&c->listener->connections, 1);
@@ -221,23 +224,30 @@ void moted__conn_disconnect(struct moted_conn *c, uint8_t reason, const char *wh
     moted__conn_close(c, why);
 }
 
-void moted__conn_handover(struct moted_conn *c, int to)
+int moted__conn_handover(struct moted_conn *c, int to)
 {
     struct moted_worker *w = c->w;
     struct moted_post *p = moted__calloc(1, sizeof *p);
+    if (!p) { /* closed the usual way: the caller still holds c until the turn ends */
+        moted__conn_close(c, "out of memory: cannot hand the connection to its worker");
+        return -1;
+    }
     moted__loop_del(&w->loop, c->fd, MOTED_READABLE | MOTED_WRITABLE);
     moted__timer_cancel(&w->loop, &c->ka_timer);
     list_del(w, c);
-    if (!p) { /* cannot hand it over: the client will retry */
-        c->tp->close(c);
-        atomic_fetch_sub(&c->listener->connections, 1);
-        atomic_fetch_sub(&w->b->connections, 1);
-        conn_free(c);
-        return;
-    }
     p->kind = POST_ADOPT;
     p->conn = c;
     moted__worker_post(w, to, p);
+    return 0;
+}
+
+/* see broker.h */
+void moted__conn_discard(struct moted_conn *c)
+{
+    c->tp->close(c);
+    atomic_fetch_sub(&c->listener->connections, 1);
+    atomic_fetch_sub(&c->w->b->connections, 1);
+    conn_free(c);
 }
 
 /* ---- input ---- */
@@ -255,6 +265,10 @@ void moted__conn_adopt(struct moted_worker *w, struct moted_conn *c)
     if (moted__loop_add(&w->loop, c->fd, MOTED_READABLE, on_io, c)) {
         moted__free(buf);
         moted__conn_close(c, "cannot watch the socket");
+        return;
+    }
+    if (!buf) {
+        moted__conn_close(c, "out of memory: the CONNECT was lost handing the connection over");
         return;
     }
     moted__timer_set(&w->loop, &c->ka_timer, w->loop.now_ms + connect_timeout_ms(w));
@@ -308,7 +322,8 @@ static void process(struct moted_conn *c, uint8_t *buf, size_t have)
             if (buf == c->rbuf)
                 moted__free(c->rbuf);
             c->rbuf = rest;
-            c->rlen = c->rcap = rest ? (uint32_t)(have - off) : 0;
+            c->rlen = (uint32_t)(have - off); /* with rbuf NULL: lost, moted__conn_adopt closes */
+            c->rcap = rest ? (uint32_t)(have - off) : 0;
             return;
         }
         off += f.total;
@@ -488,8 +503,22 @@ int moted__conn_send(struct moted_conn *c, const struct mote_packet *p)
                    moted__peer(c), mote_strerror(rc));
         return -1;
     }
+    if (c->max_packet_out && size > c->max_packet_out) {
+        /* PUBLISH is checked (and dropped as delivered) before it comes here; anything else
+         * the client cannot take ends the connection (MQTT-3.1.2-24), as Mosquitto does. */
+        char why[160];
+        snprintf(why, sizeof why, "a %s of %zu bytes is over the client's Maximum Packet Size %u",
+                 mote_packet_name(p->type), size, c->max_packet_out);
+        moted__conn_close(c, why);
+        return -1;
+    }
     if (moted__conn_pending(c) + size > MAX_PENDING_OUT)
         return -1;
+    if (c->woff && c->wlen + size > c->wcap) { /* reclaim what was written before growing */
+        memmove(c->wbuf, c->wbuf + c->woff, c->wlen - c->woff);
+        c->wlen -= c->woff;
+        c->woff = 0;
+    }
     if (c->wlen + size > c->wcap) {
         size_t cap = c->wcap ? c->wcap : 512;
         while (cap < c->wlen + size)

@@ -45,6 +45,14 @@ static const struct moted_config *cfg_of(const struct moted_conn *c)
     return moted__cfg(c->w->b);
 }
 
+/* Levels a topic or filter may have: max_topic_levels, and never more than moted routes. */
+static size_t max_levels(const struct moted_config *cfg)
+{
+    return cfg->max_topic_levels > 0 && cfg->max_topic_levels < MOTED_TOPIC_LEVELS_MAX
+               ? (size_t)cfg->max_topic_levels
+               : MOTED_TOPIC_LEVELS_MAX;
+}
+
 /* The receive maximum we grant clients: QoS 2 messages they may have in flight towards us. */
 static uint16_t receive_max_in(const struct moted_config *cfg)
 {
@@ -185,11 +193,18 @@ void moted__proto_deliver(struct moted_session *s, struct moted_msg *m, uint8_t 
     enqueue(s, m, qos, retain, sub_ids, nsub);
 }
 
+static void resend_marked(struct moted_session *s);
+
 void moted__proto_drain(struct moted_session *s)
 {
     struct moted_conn *c = s->conn;
     if (!c || c->state != CONN_ACTIVE)
         return;
+    if (s->resend_pending) {
+        resend_marked(s);
+        if (s->resend_pending)
+            return; /* older messages first: the queue waits */
+    }
     while (s->queue_head) {
         struct moted_queued *q = s->queue_head;
         int expired;
@@ -211,19 +226,45 @@ void moted__proto_drain(struct moted_session *s)
 }
 
 /* After a reconnect: resend what was in flight, oldest first, with DUP (MQTT-4.4.0-1). */
+/*
+ * After a reconnect: resend what was in flight, oldest first, with DUP (MQTT-4.4.0-1), but no
+ * more than the client's new Receive Maximum allows (MQTT-3.3.4-9): the rest is marked and goes
+ * out as acknowledgements free the window (resend_marked). A PUBREL always goes: the client
+ * already counts that message.
+ */
+static void resend_marked(struct moted_session *s)
+{
+    uint32_t outstanding = (uint32_t)s->out_count - s->resend_pending;
+    for (uint32_t i = 0; i < s->out_len && s->resend_pending && outstanding < s->window; i++) {
+        struct moted_out *o = moted__session_out_at(s, i);
+        if (o->state == OUT_FREE || !o->resend)
+            continue;
+        o->resend = 0;
+        s->resend_pending--;
+        outstanding++;
+        send_publish(s, o->msg, o->qos, o->retain, 1, o->packet_id, o->sub_ids, o->sub_id_count);
+    }
+}
+
 static void resend_in_flight(struct moted_session *s)
 {
+    uint32_t outstanding = 0;
+    s->resend_pending = 0;
     for (uint32_t i = 0; i < s->out_len; i++) {
         struct moted_out *o = moted__session_out_at(s, i);
-        if (o->state == OUT_WAIT_PUBACK || o->state == OUT_WAIT_PUBREC) {
-            send_publish(s, o->msg, o->qos, o->retain, 1, o->packet_id, o->sub_ids,
-                         o->sub_id_count);
-        } else if (o->state == OUT_WAIT_PUBCOMP) {
+        o->resend = 0;
+        if (o->state == OUT_WAIT_PUBCOMP) {
             struct mote_packet p = {.type = MOTE_PUBREL};
             p.u.ack.packet_id = o->packet_id;
             moted__conn_send(s->conn, &p);
+            outstanding++;
+        } else if (o->state == OUT_WAIT_PUBACK || o->state == OUT_WAIT_PUBREC) {
+            o->resend = 1;
+            s->resend_pending++;
         }
     }
+    (void)outstanding;
+    resend_marked(s);
 }
 
 /* ---------------------------------------------------------------------------------------------
@@ -343,6 +384,8 @@ static int assign_client_id(struct moted_conn *c, char *out, size_t len)
     for (int tries = 0; tries < 1000; tries++) {
         int n = snprintf(out, len, "%s%d-%llu", cfg_of(c)->auto_id_prefix, w->index,
                          (unsigned long long)++w->next_auto_id);
+        if (n < 0 || (size_t)n >= len)
+            return -1;
         if (moted__home_worker(w->b, (const uint8_t *)out, (size_t)n) == w->index &&
             !moted__sessions_find(w, (const uint8_t *)out, (size_t)n))
             return n;
@@ -422,8 +465,7 @@ static int handle_connect(struct moted_conn *c, const uint8_t *pkt, size_t len)
     } else {
         home = moted__home_worker(w->b, id.ptr, id.len);
         if (home != w->index) {
-            moted__conn_handover(c, home);
-            return 1;
+            return moted__conn_handover(c, home) ? -1 : 1;
         }
     }
 
@@ -454,6 +496,9 @@ static int handle_connect(struct moted_conn *c, const uint8_t *pkt, size_t len)
                             "(allow_anonymous false)");
     }
 
+    if (cn->will && mote_topic_levels(cn->will_topic.ptr, cn->will_topic.len) > max_levels(cfg))
+        return refuse(c, cn->version, MOTE_RC_TOPIC_NAME_INVALID, MOTE_V3_REFUSED_NOT_AUTHORIZED,
+                      "will topic has more levels than allowed (max_topic_levels)");
     if (cn->will && cn->will_qos > cfg->max_qos)
         return refuse(c, cn->version, MOTE_RC_QOS_NOT_SUPPORTED, MOTE_V3_REFUSED_NOT_AUTHORIZED,
                       "will QoS above max_qos");
@@ -648,8 +693,7 @@ static int handle_publish(struct moted_conn *c, const uint8_t *pkt, size_t len)
     if (cfg->acl && !moted__acl_check(cfg->acl, c->username, s->client_id, pub->topic.ptr,
                                       pub->topic.len, MOTED_ACL_WRITE))
         reason = MOTE_RC_NOT_AUTHORIZED;
-    else if (cfg->max_topic_levels &&
-        mote_topic_levels(pub->topic.ptr, pub->topic.len) > (size_t)cfg->max_topic_levels)
+    else if (mote_topic_levels(pub->topic.ptr, pub->topic.len) > max_levels(cfg))
         reason = MOTE_RC_TOPIC_NAME_INVALID;
     else if (cfg->message_size_limit && pub->payload.len > cfg->message_size_limit)
         reason = MOTE_RC_QUOTA_EXCEEDED;
@@ -758,8 +802,7 @@ static int handle_subscribe(struct moted_conn *c, const struct mote_packet *p)
         int rc = -3;
         if (mote_topic_check_filter(one.filter.ptr, one.filter.len) != MOTE_OK)
             code = c->version == MOTE_V5 ? MOTE_RC_TOPIC_FILTER_INVALID : MOTE_V3_SUBACK_FAILURE;
-        else if (cfg->max_topic_levels &&
-            mote_topic_levels(one.filter.ptr, one.filter.len) > (size_t)cfg->max_topic_levels)
+        else if (mote_topic_levels(one.filter.ptr, one.filter.len) > max_levels(cfg))
             code = c->version == MOTE_V5 ? MOTE_RC_TOPIC_FILTER_INVALID : MOTE_V3_SUBACK_FAILURE;
         else if (cfg->max_subscriptions && s->sub_count >= (size_t)cfg->max_subscriptions)
             code = c->version == MOTE_V5 ? MOTE_RC_QUOTA_EXCEEDED : MOTE_V3_SUBACK_FAILURE;

@@ -29,6 +29,7 @@ static void drop_out(struct moted_session *s)
     moted__free(s->out);
     s->out = NULL;
     s->out_cap = s->out_head = s->out_len = s->out_count = 0;
+    s->resend_pending = 0;
 }
 
 static void drop_queue(struct moted_session *s)
@@ -125,6 +126,10 @@ struct moted_out *moted__session_out_add(struct moted_session *s)
 
 void moted__session_out_del(struct moted_session *s, struct moted_out *o)
 {
+    if (o->resend) { /* acknowledged before we sent it again (a client that remembered it) */
+        o->resend = 0;
+        s->resend_pending--;
+    }
     moted__msg_unref(o->msg);
     o->msg = NULL;
     o->state = OUT_FREE;

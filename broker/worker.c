@@ -211,7 +211,14 @@ int moted__worker_init(struct moted_worker *w, struct moted_broker *b, int index
 
 int moted__worker_start(struct moted_worker *w)
 {
-    return pthread_create(&w->thread, NULL, worker_main, w) ? -1 : 0;
+    /* A known stack, whatever the C library's default: topic matching recurses per level. */
+    pthread_attr_t attr;
+    int rc;
+    pthread_attr_init(&attr);
+    pthread_attr_setstacksize(&attr, 8u * 1024u * 1024u);
+    rc = pthread_create(&w->thread, &attr, worker_main, w);
+    pthread_attr_destroy(&attr);
+    return rc ? -1 : 0;
 }
 
 void moted__worker_free(struct moted_worker *w)
@@ -231,17 +238,16 @@ void moted__worker_free(struct moted_worker *w)
     w->sessions = NULL;
     for (p = w->inbox_head; p; p = next) {
         next = p->next;
-        if (p->kind == POST_ADOPT && p->conn) {
-            p->conn->tp->close(p->conn);
-            moted__free(p->conn->rbuf);
-            moted__free(p->conn);
-        }
+        if (p->kind == POST_ADOPT && p->conn)
+            moted__conn_discard(p->conn);
         post_free(p);
     }
     w->inbox_head = w->inbox_tail = NULL;
     for (int i = 0; w->out_head && i < w->b->worker_count; i++)
         for (p = w->out_head[i]; p; p = next) {
             next = p->next;
+            if (p->kind == POST_ADOPT && p->conn) /* handed over in the turn that stopped */
+                moted__conn_discard(p->conn);
             post_free(p);
         }
     moted__router_free_worker(w);
