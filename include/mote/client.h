@@ -160,7 +160,8 @@ struct mote_message {
 enum mote_event_type {
     MOTE_EV_CONNECTED = 1, /**< CONNACK accepted; session_present says if state was kept */
     MOTE_EV_DISCONNECTED,  /**< the connection ended; err says why (code 0: we asked) */
-    MOTE_EV_PUBLISHED,     /**< a QoS 1/2 publish was acknowledged (reason: 5.0 code) */
+    MOTE_EV_PUBLISHED,     /**< a QoS 1/2 publish was acknowledged (reason: 5.0 code; 0x95
+                                when a stored message is over a new broker's maximum size) */
     MOTE_EV_SUBSCRIBED,    /**< SUBACK: codes/count, one per filter */
     MOTE_EV_UNSUBSCRIBED,  /**< UNSUBACK (5.0: codes/count) */
 };
@@ -192,6 +193,15 @@ enum mote_client_state {
     MOTE_STATE_DISCONNECTED, /**< the last connection ended; reconnect when you like */
 };
 
+/**
+ * Longest Assigned Client Identifier (5.0) the client keeps to resume its session on reconnect.
+ * A longer one is used for the current connection only. Define it before including this header
+ * (and when building the library) to change it.
+ */
+#ifndef MOTE_CLIENT_ID_MAX
+#define MOTE_CLIENT_ID_MAX 64u
+#endif
+
 /** All state of one client. Declared here so it can be static; its members are private. */
 struct mote_client {
     struct mote_client_config cfg;
@@ -205,54 +215,93 @@ struct mote_client {
     uint16_t next_id;
     uint16_t broker_receive_max; /* 5.0: the broker's window for our QoS 1/2 */
     uint32_t broker_max_packet;  /* 5.0: 0 = none */
-    uint32_t last_tx_ms, last_rx_ms, connect_ms;
+    uint16_t broker_alias_max;   /* 5.0: Topic Alias Maximum (the client sends no alias itself) */
     uint8_t ping_outstanding;
-    uint32_t backoff_ms;
-    size_t rx_have;             /* bytes of the current incoming packet */
-    size_t tx_have, tx_sent;    /* bytes queued in tx, and already written */
-    size_t store_head, store_tail, store_used;
-    uint32_t seq;
+    uint8_t gen; /* changes whenever a connection starts or ends (callbacks may do either) */
+    uint32_t last_tx_ms, last_rx_ms, connect_ms, ping_ms;
+    uint32_t now_ms; /* the latest time the caller gave */
+    uint32_t backoff_ms; /* ceiling of the next reconnect delay, 0 = backoff_min_ms */
+    int32_t io_err;      /* a send failure seen outside poll; the next poll ends the connection */
+    size_t rx_have;          /* bytes in rx (whole packets and the start of the next) */
+    size_t tx_have, tx_sent; /* bytes queued in tx, and already written */
+    size_t store_used;       /* bytes of the store in use (kept contiguous) */
+    uint32_t seq;            /* order of the next QoS 1/2 message */
+    uint16_t assigned_len;
+    uint8_t assigned_id[MOTE_CLIENT_ID_MAX]; /* 5.0 Assigned Client Identifier, for reconnects */
 };
 
 /**
  * Checks the configuration and every buffer size, and sets the client up. Nothing is sent.
- * @return MOTE_OK, MOTE_ERR_BAD_ARG, MOTE_ERR_VERSION, or MOTE_ERR_BUFFER_TOO_SMALL with
- *         mote_client_error(c) naming the buffer (`what`) and the bytes needed and given.
+ * Checked: rx >= MOTE_CLIENT_RX_MIN, slot_count >= MOTE_CLIENT_SLOTS_MIN, and tx holds the
+ * CONNECT (will included) this configuration produces. store_len may be 0 (QoS 0 only).
+ * @p cb may be NULL. For 5.0, connect_props MAY use `raw` or `list`, not both (the client adds
+ * Session Expiry, Receive Maximum and Maximum Packet Size in the other half).
+ * @return MOTE_OK, MOTE_ERR_BAD_ARG, MOTE_ERR_VERSION, MOTE_ERR_BUFFER_TOO_SMALL with
+ *         mote_client_error(c) naming the buffer (`what`) and the bytes (slots) needed and given,
+ *         or the codec's error for an invalid CONNECT field (will topic, UTF-8, properties).
  */
 int mote_client_init(struct mote_client *c, const struct mote_client_config *cfg,
                      const struct mote_client_mem *mem, const struct mote_client_callbacks *cb);
 
-/** Starts the MQTT session over a transport the caller connected: queues CONNECT. */
+/**
+ * Starts the MQTT session over a transport the caller connected: queues CONNECT (the next poll
+ * writes it). Allowed when IDLE or DISCONNECTED; the session (stored messages) carries over.
+ * @return MOTE_OK, or MOTE_ERR_BAD_ARG (NULL, a transport without send/recv, already
+ *         connected, or an init that failed).
+ */
 int mote_client_connect(struct mote_client *c, const struct mote_transport *t, uint32_t now_ms);
 
 /**
  * Does all that is due: writes queued bytes, reads and handles what arrived, sends PINGREQ,
- * checks the CONNACK and keep alive deadlines. Sets *wait_ms to the time until it needs to run
- * again even if no byte arrives.
+ * checks the CONNACK and keep alive deadlines. Sets *wait_ms (may be NULL) to the time until it
+ * needs to run again even if no byte arrives (UINT32_MAX: only when bytes arrive); while
+ * mote_client_wants_write() the caller also waits for writability. Callbacks run inside poll
+ * and MAY call every other function, mote_client_disconnect() and mote_client_connect() included.
  * @return MOTE_OK while the connection lives; a negative code when it ended (the details are in
- *         mote_client_error(), and MOTE_EV_DISCONNECTED was sent).
+ *         mote_client_error(), and MOTE_EV_DISCONNECTED was sent): the transport's error,
+ *         MOTE_ERR_CONNECT_REFUSED, MOTE_ERR_CONNACK_TIMEOUT, MOTE_ERR_KEEPALIVE_TIMEOUT,
+ *         MOTE_ERR_SERVER_DISCONNECT, MOTE_ERR_PROTOCOL, MOTE_ERR_PACKET_TOO_LARGE (a packet
+ *         larger than rx: need/have). MOTE_ERR_NOT_CONNECTED without a connection (nothing
+ *         happens, the last error is kept), also right after a callback ended it.
  */
 int mote_client_poll(struct mote_client *c, uint32_t now_ms, uint32_t *wait_ms);
 
 /**
  * Publishes. QoS 0 goes out only while connected (else MOTE_ERR_NOT_CONNECTED); QoS 1 and 2 are
  * copied into the store and sent now or after the next CONNACK. *packet_id (may be NULL) is the
- * id MOTE_EV_PUBLISHED will carry.
- * @return MOTE_OK, MOTE_ERR_QUEUE_FULL (store or slots full: nothing was dropped, try later),
+ * id MOTE_EV_PUBLISHED will carry. `dup` and `packet_id` of @p msg are ignored. A Topic Alias
+ * property is accepted for QoS 0 within the broker's Topic Alias Maximum only.
+ * @return MOTE_OK, MOTE_ERR_QUEUE_FULL (store or slots full, or for QoS 0 no room in tx now:
+ *         nothing was dropped, try later; with a 0-byte store for any QoS 1/2),
  *         MOTE_ERR_NOT_CONNECTED, MOTE_ERR_BUFFER_TOO_SMALL (larger than tx or the store can
- *         ever hold), or a codec validation error (topic, QoS, properties).
+ *         ever hold), MOTE_ERR_PACKET_TOO_LARGE (over the 5.0 broker's Maximum Packet Size),
+ *         MOTE_ERR_BAD_ARG, or a codec validation error (topic, QoS, properties). The details
+ *         (what, need, have) are in mote_client_error().
  */
 int mote_client_publish(struct mote_client *c, const struct mote_publish *msg,
                         uint16_t *packet_id);
 
-/** Subscribes to @p count filters (5.0: with subscription identifier @p sub_id, 0 = none). */
+/**
+ * Subscribes to @p count filters (5.0: with subscription identifier @p sub_id, 0 = none). Only
+ * while connected; a SUBSCRIBE still unanswered when the connection ends is forgotten (subscribe
+ * again after MOTE_EV_CONNECTED with session_present 0).
+ * @return MOTE_OK, MOTE_ERR_NOT_CONNECTED, MOTE_ERR_QUEUE_FULL (no free slot, or no room in tx
+ *         now), MOTE_ERR_BUFFER_TOO_SMALL, MOTE_ERR_PACKET_TOO_LARGE, MOTE_ERR_BAD_ARG, or the
+ *         codec's error for a filter.
+ */
 int mote_client_subscribe(struct mote_client *c, const struct mote_subscription *subs,
                           size_t count, uint32_t sub_id, uint16_t *packet_id);
 
+/** Unsubscribes from @p count filters; as mote_client_subscribe(). */
 int mote_client_unsubscribe(struct mote_client *c, const struct mote_slice *filters, size_t count,
                             uint16_t *packet_id);
 
-/** Sends DISCONNECT (normal: the will is discarded) and ends the connection. */
+/**
+ * Sends DISCONNECT (normal: the will is discarded) as far as the transport takes it now, ends
+ * the connection (MOTE_EV_DISCONNECTED with code MOTE_OK) and keeps the stored messages for the
+ * next one. The caller then closes the transport.
+ * @return MOTE_OK, MOTE_ERR_BAD_ARG, MOTE_ERR_NOT_CONNECTED.
+ */
 int mote_client_disconnect(struct mote_client *c, uint32_t now_ms);
 
 /**
@@ -264,6 +313,15 @@ uint32_t mote_client_backoff_ms(struct mote_client *c, uint32_t random);
 
 /** The last failure, with its layer and details. Never NULL. */
 const struct mote_error *mote_client_error(const struct mote_client *c);
+
+/** enum mote_client_state of @p c (MOTE_STATE_IDLE for NULL). */
+int mote_client_state(const struct mote_client *c);
+
+/**
+ * 1 when encoded bytes wait for the transport (it returned 0: the socket would block), else 0.
+ * An event loop then also waits for the socket to become writable (POLLOUT), not only readable.
+ */
+int mote_client_wants_write(const struct mote_client *c);
 
 #ifdef __cplusplus
 }

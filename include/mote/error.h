@@ -89,6 +89,22 @@ enum mote_err {
     MOTE_ERR_SERVER_DISCONNECT = -92, /**< the broker sent DISCONNECT (reason: why) */
     MOTE_ERR_PROTOCOL = -93,         /**< the broker broke the protocol (raw: the codec's error) */
     MOTE_ERR_KEEPALIVE_TIMEOUT = -94, /**< no answer to PINGREQ within the keep alive */
+
+    /* TLS (lib/tls): raw holds BearSSL's error code; mote_tls_explain() says what to do */
+    MOTE_ERR_TLS_UNTRUSTED = -100,       /**< the server's chain leads to none of our anchors */
+    MOTE_ERR_TLS_HOSTNAME = -101,        /**< the certificate is not for the host we asked for */
+    MOTE_ERR_TLS_EXPIRED = -102,         /**< a certificate of the chain has expired */
+    MOTE_ERR_TLS_NOT_YET_VALID = -103,   /**< a certificate of the chain is not valid yet */
+    MOTE_ERR_TLS_NO_CLOCK = -104,        /**< no clock to check certificate dates with */
+    MOTE_ERR_TLS_BAD_SIGNATURE = -105,   /**< a certificate or key exchange signature is wrong */
+    MOTE_ERR_TLS_UNSUPPORTED_KEY = -106, /**< a key type or signature algorithm we lack */
+    MOTE_ERR_TLS_NO_COMMON_CIPHER = -107, /**< no TLS version or cipher suite in common */
+    MOTE_ERR_TLS_ALERT = -108,           /**< the server sent a fatal alert (reason: which) */
+    MOTE_ERR_TLS_RECORD_TOO_LARGE = -109, /**< a record larger than our buffer (need/have) */
+    MOTE_ERR_TLS_CHAIN_TOO_LARGE = -110, /**< a certificate exceeds the verifier's fixed buffers */
+    MOTE_ERR_TLS_PIN_MISMATCH = -111,    /**< the server's key is not the pinned one */
+    MOTE_ERR_TLS_NO_ENTROPY = -112,      /**< no random source to seed BearSSL with */
+    MOTE_ERR_TLS_OTHER = -119,           /**< another TLS failure (raw: BearSSL's code) */
 };
 
 /** Short identifier of a code, e.g. "MOTE_ERR_QOS". Never NULL. */

@@ -73,6 +73,26 @@ static const struct err_row err_table[] = {
     ROW(MOTE_ERR_SERVER_DISCONNECT, "the broker ended the connection"),
     ROW(MOTE_ERR_PROTOCOL, "the broker broke the MQTT protocol"),
     ROW(MOTE_ERR_KEEPALIVE_TIMEOUT, "the broker stopped answering (keep alive timeout)"),
+    /* TLS (lib/tls) */
+    ROW(MOTE_ERR_TLS_UNTRUSTED,
+        "TLS: the server's certificate chain is not signed by any trusted CA"),
+    ROW(MOTE_ERR_TLS_HOSTNAME, "TLS: the server's certificate is not for the host name asked"),
+    ROW(MOTE_ERR_TLS_EXPIRED, "TLS: a certificate of the server's chain has expired"),
+    ROW(MOTE_ERR_TLS_NOT_YET_VALID, "TLS: a certificate of the server's chain is not valid yet"),
+    ROW(MOTE_ERR_TLS_NO_CLOCK, "TLS: no clock to check the certificate dates with"),
+    ROW(MOTE_ERR_TLS_BAD_SIGNATURE, "TLS: a signature in the handshake does not verify"),
+    ROW(MOTE_ERR_TLS_UNSUPPORTED_KEY,
+        "TLS: the server uses a key type or signature algorithm this device does not support"),
+    ROW(MOTE_ERR_TLS_NO_COMMON_CIPHER,
+        "TLS: no protocol version or cipher suite in common with the server"),
+    ROW(MOTE_ERR_TLS_ALERT, "TLS: the server sent a fatal alert"),
+    ROW(MOTE_ERR_TLS_RECORD_TOO_LARGE,
+        "TLS: record larger than our buffer: the server ignored max_fragment_length"),
+    ROW(MOTE_ERR_TLS_CHAIN_TOO_LARGE,
+        "TLS: a certificate of the chain is too large for the verifier's buffers"),
+    ROW(MOTE_ERR_TLS_PIN_MISMATCH, "TLS: the server's public key is not the pinned one"),
+    ROW(MOTE_ERR_TLS_NO_ENTROPY, "TLS: no random source to seed the TLS engine"),
+    ROW(MOTE_ERR_TLS_OTHER, "TLS: the handshake or a record failed"),
 };
 
 static const struct err_row *err_find(int code)
