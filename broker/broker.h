@@ -299,6 +299,8 @@ int moted__conn_send(struct moted_conn *c, const struct mote_packet *p);
 void moted__conn_disconnect(struct moted_conn *c, uint8_t reason, const char *why);
 /* Closes now; publishes the will unless suppressed. */
 void moted__conn_close(struct moted_conn *c, const char *why);
+/* Handles what a connection has received but not yet read (before a takeover). */
+void moted__conn_read_pending(struct moted_conn *c);
 /* Asks for a writable event (a handshake that must send). */
 void moted__conn_want_write(struct moted_conn *c);
 /* Writes out what is queued; returns -1 if the connection died. */

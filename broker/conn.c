@@ -431,6 +431,48 @@ static void conn_read(struct moted_conn *c)
     process(c, buf, have + (size_t)n);
 }
 
+/*
+ * Reads and handles, without waiting, what a connection still has in its socket (and TLS)
+ * buffers: before its session is taken over, so that a DISCONNECT the client sent before its new
+ * CONNECT still counts (its will and session expiry), whatever order the two sockets are served
+ * in. Uses buffers of its own: the worker's may hold the CONNECT being handled.
+ */
+void moted__conn_read_pending(struct moted_conn *c)
+{
+    enum { CHUNK = 16384 };
+    for (int round = 0; round < 16 && !c->closed; round++) {
+        uint8_t *chunk = moted__malloc(CHUNK), *buf;
+        size_t have = c->rlen;
+        long n;
+        if (!chunk)
+            return;
+        n = c->tp->read(c, chunk, CHUNK);
+        if (n <= 0) {
+            moted__free(chunk);
+            if (n < 0)
+                moted__conn_close(c, "connection closed by the client");
+            return;
+        }
+        buf = moted__malloc(have + (size_t)n);
+        if (!buf) {
+            moted__free(chunk);
+            return;
+        }
+        if (have)
+            memcpy(buf, c->rbuf, have);
+        memcpy(buf + have, chunk, (size_t)n);
+        moted__free(chunk);
+        moted__free(c->rbuf);
+        c->rbuf = NULL;
+        c->rlen = c->rcap = 0;
+        c->last_rx_ms = c->w->loop.now_ms;
+        process(c, buf, have + (size_t)n);
+        moted__free(buf);
+        if (n < CHUNK)
+            return; /* the socket had no more */
+    }
+}
+
 void moted__conn_want_write(struct moted_conn *c)
 {
     if (!c->want_write) {

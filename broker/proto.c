@@ -508,6 +508,9 @@ static int handle_connect(struct moted_conn *c, const uint8_t *pkt, size_t len)
 
     /* Session: take over, resume or start. */
     s = moted__sessions_find(w, id.ptr, id.len);
+    if (s && s->conn) /* first hear what the old connection still had to say (a DISCONNECT) */
+        moted__conn_read_pending(s->conn);
+    s = moted__sessions_find(w, id.ptr, id.len);
     if (s && s->conn) {
         struct moted_conn *old = s->conn;
         moted__log(MOTED_LOG_NOTICE, "client %s already connected from %s: session taken over by %s",

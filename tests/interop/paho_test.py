@@ -249,10 +249,14 @@ def _(ctx):
     p.publish("sr/0", "zero", 0)  # QoS 0 may or may not be queued for an offline client
     sp, _, _ = c.connect()
     assert sp == 1, "CONNACK session present = 0 when resuming a clean_session=False session"
+    # paho hands a QoS 2 message over at PUBREL, a QoS 1 one at PUBLISH: across QoS levels the
+    # callbacks may come in either order (MQTT orders messages per QoS level), so compare sets.
     got = [x for x in names(c.get(2)) if x != ("sr/0", "zero")]
     p.publish("sr/end", "end", 1)
     got += [x for x in names(c.until("sr/end")) if x != ("sr/0", "zero")]
-    expect(got, [("sr/1", "one"), ("sr/2", "two"), ("sr/end", "end")], "resumed session")
+    if ("sr/2", "two") not in got:
+        got += [x for x in names(c.get(1)) if x != ("sr/0", "zero")]
+    expect(sorted(got), [("sr/1", "one"), ("sr/2", "two"), ("sr/end", "end")], "resumed session")
     c.disconnect()
     # clean_session=True throws the session away.
     c2 = Client(ctx, "keeper", v5=False, clean_session=True)
