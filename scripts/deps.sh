@@ -4,7 +4,7 @@
 set -euo pipefail
 
 packages=(
-  build-essential cmake pkg-config clang libclang-rt-14-dev llvm
+  build-essential cmake pkg-config clang libclang-rt-14-dev llvm xz-utils
   libcmocka-dev
   libssl-dev openssl libsqlite3-dev
   libbearssl-dev
