@@ -13,6 +13,11 @@ struct command {
 };
 
 static const struct command commands[] = {
+#ifdef MOTE_CLI_LIBMOTE /* needs lib/tls, hence BearSSL (cli/CMakeLists.txt) */
+    {"pub", mote_cmd_pub, "publish a message (mosquitto_pub's flags), as a device would"},
+    {"sub", mote_cmd_sub, "subscribe and print messages (mosquitto_sub's flags)"},
+    {"doctor", mote_cmd_doctor, "connect as a device would and explain what fails, and why"},
+#endif
     {"certs", mote_cmd_certs, "a CA and certificates small devices can use"},
     {"passwd", mote_cmd_passwd, "create and update moted password files (Mosquitto's format)"},
 };
