@@ -258,11 +258,20 @@ struct mote_tls_rec {
 };
 /** @endcond */
 
+/**
+ * MOTE_TLS_PIN_ONLY: define it when compiling lib/tls AND every file that includes this header
+ * for a device that trusts a pinned key only. struct mote_tls then has no room for BearSSL's
+ * X.509 chain validator (3 KB of RAM less, and its code is not linked); mote_tls_init() refuses
+ * trust anchors with MOTE_ERR_BAD_ARG.
+ */
+
 /** All state of one TLS client: engine, certificate checker, session, last error. */
 struct mote_tls {
     br_ssl_client_context sc;
     union {
-        br_x509_minimal_context minimal; /* anchors */
+#ifndef MOTE_TLS_PIN_ONLY
+        br_x509_minimal_context minimal; /* anchors (3 KB: left out of pin-only builds) */
+#endif
         br_x509_knownkey_context known;  /* pin */
     } x;
     const br_x509_class *x509; /* our checker, which feeds x above and reads the certificates */

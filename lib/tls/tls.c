@@ -28,7 +28,11 @@ static struct mote_tls *tls_of(const br_x509_class *const *ctx)
 /* BearSSL's own validator behind our checker: the minimal one, or the pinned key. */
 static const br_x509_class **inner_x509(struct mote_tls *t)
 {
+#ifdef MOTE_TLS_PIN_ONLY
+    return &t->x.known.vtable;
+#else
     return t->cfg.pin ? &t->x.known.vtable : &t->x.minimal.vtable;
+#endif
 }
 
 /* ---------------------------------------------------------------------------------------------
@@ -43,6 +47,7 @@ static void check_start_chain(const br_x509_class **ctx, const char *server_name
     (void)server_name; /* the engine's copy of what we gave it; we know better (IP, skip) */
     t->verdict = MOTE_TLS_VERDICT_NONE;
     mote__tls_scan_chain(t);
+#ifndef MOTE_TLS_PIN_ONLY
     if (t->cfg.pin == NULL) {
         if (t->clock_known)
             br_x509_minimal_set_time(&t->x.minimal, t->detail.now_days, t->detail.now_seconds);
@@ -53,6 +58,7 @@ static void check_start_chain(const br_x509_class **ctx, const char *server_name
         if (t->cfg.skip_host_check || t->host_ip_len)
             name = NULL; /* BearSSL matches DNS names only; IP hosts are ours to check */
     }
+#endif
     (*inner_x509(t))->start_chain(inner_x509(t), name);
 }
 
@@ -70,10 +76,12 @@ static void check_append(const br_x509_class **ctx, const unsigned char *buf, si
 
     /* Our reader goes first, so it has seen a date before BearSSL compares it to the clock. */
     mote__tls_scan_bytes(t, buf, len);
+#ifndef MOTE_TLS_PIN_ONLY
     if (t->cfg.pin == NULL && !t->clock_known && t->cfg.allow_no_clock && t->scan.have_nb)
         /* No clock, and the caller accepts that: the moment each certificate starts to be
          * valid is a moment inside its validity, so BearSSL's date check passes. */
         br_x509_minimal_set_time(&t->x.minimal, t->scan.nb_days, t->scan.nb_secs);
+#endif
     (*inner_x509(t))->append(inner_x509(t), buf, len);
 }
 
@@ -470,8 +478,10 @@ static void engine_setup(struct mote_tls *t)
     br_ssl_engine_set_default_aes_cbc(eng);
     for (size_t i = 0; i < sizeof hashes / sizeof hashes[0]; i++) {
         br_ssl_engine_set_hash(eng, hashes[i].id, hashes[i].impl);
+#ifndef MOTE_TLS_PIN_ONLY
         if (t->cfg.pin == NULL)
             br_x509_minimal_set_hash(&t->x.minimal, hashes[i].id, hashes[i].impl);
+#endif
     }
 }
 
@@ -490,6 +500,12 @@ int mote_tls_init(struct mote_tls *t, const struct mote_tls_config *cfg, uint8_t
         return init_failed(t, err, MOTE_ERR_BUFFER_TOO_SMALL, (uint32_t)min, (uint32_t)iobuf_len,
                            "TLS record buffer");
     anchors = cfg->anchors != NULL && cfg->anchor_count > 0;
+#ifdef MOTE_TLS_PIN_ONLY
+    if (anchors)
+        return init_failed(t, err, MOTE_ERR_BAD_ARG, 0, 0,
+                           "TLS trust anchors: this build is pin-only (MOTE_TLS_PIN_ONLY): give a "
+                           "pinned key");
+#endif
     if (anchors == (cfg->pin != NULL))
         return init_failed(t, err, MOTE_ERR_BAD_ARG, 0, 0,
                            "TLS trust: give either anchors or a pinned key");
@@ -514,14 +530,19 @@ int mote_tls_init(struct mote_tls *t, const struct mote_tls_config *cfg, uint8_t
     t->cfg = *cfg;
     t->host_ip_len = (uint8_t)mote__tls_parse_ip(cfg->host, t->host_ip);
 
+#ifndef MOTE_TLS_PIN_ONLY
     if (anchors)
         br_x509_minimal_init(&t->x.minimal, &br_sha256_vtable, cfg->anchors, cfg->anchor_count);
+#endif
     engine_setup(t);
+#ifndef MOTE_TLS_PIN_ONLY
     if (anchors) {
         br_x509_minimal_set_rsa(&t->x.minimal, br_ssl_engine_get_rsavrfy(&t->sc.eng));
         br_x509_minimal_set_ecdsa(&t->x.minimal, br_ssl_engine_get_ec(&t->sc.eng),
                                   br_ssl_engine_get_ecdsa(&t->sc.eng));
-    } else if (cfg->pin->key_type == BR_KEYTYPE_RSA) {
+    } else
+#endif
+    if (cfg->pin->key_type == BR_KEYTYPE_RSA) {
         br_x509_knownkey_init_rsa(&t->x.known, &cfg->pin->key.rsa,
                                   BR_KEYTYPE_KEYX | BR_KEYTYPE_SIGN);
     } else {
