@@ -248,6 +248,10 @@ int main(int argc, char **argv)
     if (test_config) {
         describe(&b, stdout);
         printf("%s: configuration is valid\n", config_file ? config_file : "(defaults)");
+        for (size_t i = 0; i < b.listener_count; i++)
+            moted__tls_listener_free(&b.listeners[i]);
+        moted__free(b.listeners);
+        moted__config_free(&b.cfg);
         return 0;
     }
 
