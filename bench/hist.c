@@ -71,3 +71,17 @@ uint64_t bench_hist_percentile(const struct bench_hist *h, double pct)
     }
     return h->max;
 }
+
+void bench_hist_merge(struct bench_hist *into, const struct bench_hist *from)
+{
+    if (!from->count)
+        return;
+    for (unsigned b = 0; b < BENCH_HIST_BUCKETS; b++)
+        into->bucket[b] += from->bucket[b];
+    into->count += from->count;
+    into->sum += from->sum;
+    if (from->min < into->min)
+        into->min = from->min;
+    if (from->max > into->max)
+        into->max = from->max;
+}

@@ -22,6 +22,8 @@ struct bench_hist {
 
 void bench_hist_init(struct bench_hist *h);
 void bench_hist_add(struct bench_hist *h, uint64_t value);
+/* Adds every value of @from into @into (histograms of several processes). */
+void bench_hist_merge(struct bench_hist *into, const struct bench_hist *from);
 /* The value at percentile @pct (0-100): the middle of its bucket, never above the maximum seen.
  * 0 when the histogram is empty. */
 uint64_t bench_hist_percentile(const struct bench_hist *h, double pct);

@@ -6,11 +6,13 @@
  */
 #define _GNU_SOURCE
 #include <errno.h>
+#include <fcntl.h>
 #include <getopt.h>
 #include <inttypes.h>
 #include <netdb.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
+#include <poll.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdint.h>
@@ -21,6 +23,7 @@
 #include <sys/prctl.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
+#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -48,6 +51,8 @@
 #define DRAIN_MAX_NS (10ull * 1000000000ull)
 #define CLOSE_WAIT_NS (2000000000ull)
 #define MAX_LOGGED_ERRORS 10
+#define MAX_PROCS 64
+#define PROC_INDEX_SHIFT 24 /* churn client ids of process p start at p << 24 */
 
 enum topic_mode { MODE_FANIN, MODE_FANOUT, MODE_FLEET };
 enum role { ROLE_PUB, ROLE_SUB, ROLE_IDLE, ROLE_CHURN, ROLE_COUNT };
@@ -84,6 +89,9 @@ struct options {
     long broker_pid;
     int tls;
     const char *cafile;
+    int tls_version; /* 12, 13, or 0: the broker's choice */
+    int tls_resume, tls_no_ticket, tls_pin;
+    int procs; /* processes sharing the --connect-rate churn */
 };
 
 /* What one subscriber has seen of one publisher. */
@@ -145,6 +153,7 @@ static struct options opt = {
     .keepalive = 60,
     .connect_window = 64,
     .broker_pid = 0,
+    .procs = 1,
 };
 
 static const struct bench_transport *tp = &bench_transport_tcp;
@@ -170,6 +179,7 @@ static struct {
     uint64_t *pub_hi_sum; /* per publisher: sum over subscribers of track.hi */
     uint64_t last_delivery_ns, last_progress;
     uint64_t churn_done, churn_failed;
+    uint64_t tls_handshakes, tls_resumed;
     struct bench_hist lat, connect_lat;
     uint64_t unacked_total;
     uint64_t
@@ -397,6 +407,10 @@ static int conn_flush(struct conn *c, uint64_t now)
         if (n == BENCH_IO_AGAIN) {
             set_out(c, 1);
             return 0;
+        }
+        if (n < 0 && c->state == ST_CLOSING) {
+            conn_release(c); /* the broker closed first: what DISCONNECT asked for */
+            return -1;
         }
         if (n < 0) {
             conn_fail(c, "%s", c->link.err[0] ? c->link.err : "connection closed by the broker");
@@ -823,7 +837,8 @@ static void conn_read(struct conn *c)
         n = tp->recv(&c->link, c->rbuf + c->rlen, c->rcap - c->rlen);
         if (n == BENCH_IO_AGAIN)
             break;
-        if (n == BENCH_IO_EOF && c->state == ST_CLOSING) {
+        if (n < 0 && c->state == ST_CLOSING) {
+            /* DISCONNECT sent: however the broker closes (TLS: close_notify or not) is fine */
             conn_release(c);
             return;
         }
@@ -875,6 +890,10 @@ static void on_event(struct conn *c, uint32_t events)
             return;
         }
         now = now_ns();
+        if (opt.tls) {
+            st.tls_handshakes++;
+            st.tls_resumed += (uint64_t)c->link.resumed;
+        }
         send_connect(c);
         c->state = ST_CONNACK;
         conn_flush(c, now);
@@ -1006,6 +1025,8 @@ struct results {
     /* churn */
     double churn_s;
     struct broker_sample churn_before, churn_after;
+    double churn_self_cpu_s; /* all load generator processes */
+    int churn_procs_ok;      /* processes that reported */
 };
 
 static void traffic(struct results *r)
@@ -1088,14 +1109,21 @@ static void traffic(struct results *r)
     r->traffic = 1;
 }
 
-/* Connect, CONNECT, CONNACK, DISCONNECT, close: as many as the broker takes, for the duration. */
-static void churn(struct results *r)
+static void teardown(void);
+
+/* What a churn process reports to the first one. */
+struct churn_share {
+    uint64_t done, failed, handshakes, resumed;
+    double cpu_s;
+    struct bench_hist lat;
+};
+
+/* Connect, CONNECT, CONNACK, DISCONNECT, close, until @end, connect_window at a time. Client ids
+ * of process @proc start at proc << PROC_INDEX_SHIFT, so processes never take over each other. */
+static void churn_loop(uint64_t end, int proc)
 {
-    uint64_t t0, end, now;
-    int next = 0;
-    broker_sample(&r->churn_before);
-    t0 = now_ns();
-    end = t0 + (uint64_t)(opt.duration * 1e9);
+    uint64_t now;
+    int next = proc << PROC_INDEX_SHIFT;
     while ((now = now_ns()) < end) {
         for (int i = 0; i < opt.connect_window; i++) {
             struct conn *c = &churns[i];
@@ -1105,8 +1133,131 @@ static void churn(struct results *r)
         poll_events(1000000ull);
         housekeeping(now_ns());
     }
+}
+
+/* --tls-resume: one connection, not measured, whose session every later connection offers. */
+static void prime_session(void)
+{
+    struct conn *c = &churns[0];
+    struct bench_tls_info info;
+    uint64_t deadline = now_ns() + SETUP_TIMEOUT_NS;
+
+    conn_start(c, ROLE_CHURN, (MAX_PROCS << PROC_INDEX_SHIFT) - 1, now_ns());
+    while (c->state != ST_CLOSED && now_ns() < deadline) {
+        poll_events(10000000ull);
+        housekeeping(now_ns());
+    }
+    conn_release(c);
+    if (!st.churn_done || !bench_tls_info(&info) || !info.have_session)
+        die("--tls-resume: the first connection %s", st.churn_done
+                                                         ? "left no resumable session (the broker "
+                                                           "issued no ticket and no session id)"
+                                                         : "failed (see above)");
+    st.churn_done = st.churn_failed = st.tls_handshakes = st.tls_resumed = 0;
+    bench_hist_init(&st.connect_lat);
+}
+
+/* Forks a churn process: it runs until @end and writes its churn_share to the returned fd. */
+static int churn_fork(int proc, uint64_t end, pid_t *pid)
+{
+    int fd[2];
+    if (pipe2(fd, O_CLOEXEC) < 0)
+        die("pipe: %s", strerror(errno));
+    fflush(NULL);
+    *pid = fork();
+    if (*pid < 0)
+        die("fork: %s", strerror(errno));
+    if (*pid == 0) {
+        struct churn_share sh;
+        double cpu0 = cpu_self_s();
+        close(fd[0]);
+        alarm((unsigned)opt.duration + 60);
+        close(epfd); /* the parent's epoll instance: this process gets its own */
+        epfd = epoll_create1(EPOLL_CLOEXEC);
+        if (epfd < 0)
+            die("epoll_create1: %s", strerror(errno));
+        churn_loop(end, proc);
+        memset(&sh, 0, sizeof sh);
+        sh.done = st.churn_done;
+        sh.failed = st.churn_failed;
+        sh.handshakes = st.tls_handshakes;
+        sh.resumed = st.tls_resumed;
+        sh.cpu_s = cpu_self_s() - cpu0;
+        sh.lat = st.connect_lat;
+        if (write(fd[1], &sh, sizeof sh) != (ssize_t)sizeof sh)
+            _exit(1);
+        teardown(); /* churn connections only: --procs runs without other roles */
+        _exit(0);
+    }
+    close(fd[1]);
+    return fd[0];
+}
+
+/* Reads a churn process's share (until @deadline) and adds it in. Returns -1 if it sent none. */
+static int churn_collect(int fd, uint64_t deadline, double *cpu_s)
+{
+    struct churn_share sh;
+    size_t got = 0;
+    while (got < sizeof sh) {
+        struct pollfd p = {.fd = fd, .events = POLLIN};
+        uint64_t now = now_ns();
+        ssize_t n;
+        if (now >= deadline || poll(&p, 1, (int)((deadline - now) / 1000000ull) + 1) <= 0)
+            break;
+        n = read(fd, (char *)&sh + got, sizeof sh - got);
+        if (n <= 0)
+            break;
+        got += (size_t)n;
+    }
+    close(fd);
+    if (got < sizeof sh)
+        return -1;
+    st.churn_done += sh.done;
+    st.churn_failed += sh.failed;
+    st.tls_handshakes += sh.handshakes;
+    st.tls_resumed += sh.resumed;
+    *cpu_s += sh.cpu_s;
+    bench_hist_merge(&st.connect_lat, &sh.lat);
+    return 0;
+}
+
+/* As many connections as the broker takes, for the duration, from opt.procs processes. */
+static int churn(struct results *r)
+{
+    uint64_t t0, end;
+    double cpu0;
+    int fds[MAX_PROCS], failed = 0;
+    pid_t pids[MAX_PROCS];
+
+    if (opt.tls_resume)
+        prime_session();
+    broker_sample(&r->churn_before);
+    cpu0 = cpu_self_s();
+    t0 = now_ns();
+    end = t0 + (uint64_t)(opt.duration * 1e9);
+    for (int p = 1; p < opt.procs; p++)
+        fds[p] = churn_fork(p, end, &pids[p]);
+    churn_loop(end, 0);
+    r->churn_self_cpu_s = cpu_self_s() - cpu0;
+    r->churn_procs_ok = 1;
+    for (int p = 1; p < opt.procs; p++) {
+        if (churn_collect(fds[p], now_ns() + 30000000000ull, &r->churn_self_cpu_s) == 0)
+            r->churn_procs_ok++;
+        else
+            failed = 1;
+    }
+    /* All processes stopped connecting: the broker's CPU over the same span. */
     r->churn_s = (double)(now_ns() - t0) / 1e9;
     broker_sample(&r->churn_after);
+    for (int p = 1; p < opt.procs; p++) {
+        int status;
+        if (waitpid(pids[p], &status, 0) != pids[p] || !WIFEXITED(status) ||
+            WEXITSTATUS(status) != 0)
+            failed = 1;
+    }
+    if (failed)
+        note("%d of %d churn processes did not report", opt.procs - r->churn_procs_ok, opt.procs);
+    return failed ? -1 : 0;
 }
 
 /* Says goodbye on every connection, waits briefly for the broker to close, closes the rest. */
@@ -1153,7 +1304,9 @@ static double per_s(double n, double s)
 static void report(const struct results *r, int failed)
 {
     double us = 1e3;
-    double lost = 0, cpu = 0, idle_cpu = 0, churn_cpu = 0, rss_per = 0;
+    double lost = 0, cpu = 0, idle_cpu = 0, churn_cpu = 0, rss_per = 0, resumed_pct;
+    struct bench_tls_info ti;
+    const char *resume_kind = "none";
     int pubs_with_loss = 0, have_broker = r->run_before.ok && r->run_after.ok;
     uint64_t p50 = bench_hist_percentile(&st.lat, 50), p90 = bench_hist_percentile(&st.lat, 90),
              p99 = bench_hist_percentile(&st.lat, 99), p999 = bench_hist_percentile(&st.lat, 99.9);
@@ -1175,6 +1328,13 @@ static void report(const struct results *r, int failed)
         rss_per = (double)(r->idle_after.rss_kb - r->idle_before.rss_kb) * 1024.0 / r->idle_ready;
     if (r->churn_before.ok && r->churn_after.ok)
         churn_cpu = r->churn_after.cpu_s - r->churn_before.cpu_s;
+    bench_tls_info(&ti);
+    if (opt.tls_resume)
+        resume_kind = opt.tls_version == 13 || !strcmp(ti.version, "TLSv1.3") ? "ticket (TLS 1.3)"
+                      : ti.session_ticket                                     ? "ticket"
+                                                                              : "session id";
+    resumed_pct =
+        st.tls_handshakes ? 100.0 * (double)st.tls_resumed / (double)st.tls_handshakes : 0.0;
 
     if (opt.json) {
         printf("{\"version\": %d, \"transport\": \"%s\", \"pubs\": %d, \"subs\": %d, \"qos\": %d, "
@@ -1225,14 +1385,30 @@ static void report(const struct results *r, int failed)
                    (double)bench_hist_percentile(&st.connect_lat, 50) / us,
                    (double)bench_hist_percentile(&st.connect_lat, 99) / us);
         if (opt.connect_rate && r->churn_before.ok && r->churn_after.ok)
-            printf(", \"churn_broker_cpu_per_connect_us\": %.2f",
+            printf(", \"churn_broker_cpu_s\": %.4f, \"churn_broker_cpu_pct\": %.1f"
+                   ", \"churn_broker_cpu_per_connect_us\": %.2f",
+                   churn_cpu, 100.0 * per_s(churn_cpu, r->churn_s),
                    st.churn_done ? churn_cpu * 1e6 / (double)st.churn_done : 0.0);
+        if (opt.connect_rate)
+            printf(", \"procs\": %d, \"churn_loadgen_cpu_pct\": %.1f", opt.procs,
+                   100.0 * per_s(r->churn_self_cpu_s, r->churn_s) / opt.procs);
+        if (opt.tls)
+            printf(", \"tls_version\": \"%s\", \"tls_cipher\": \"%s\", \"tls_resume\": \"%s\""
+                   ", \"tls_pin\": %d, \"tls_handshakes\": %" PRIu64 ", \"tls_resumed\": %" PRIu64
+                   ", \"tls_resumed_pct\": %.1f",
+                   ti.version, ti.cipher, resume_kind, opt.tls_pin, st.tls_handshakes,
+                   st.tls_resumed, resumed_pct);
         printf("}\n");
         return;
     }
 
     printf("loadgen: MQTT %s over %s to %s:%d, run %08" PRIx32 "\n",
            opt.version == MOTE_V5 ? "5.0" : "3.1.1", tp->name, opt.host, opt.port, run_id);
+    if (opt.tls)
+        printf("tls:       %s %s, %" PRIu64 " handshakes, %" PRIu64
+               " resumed (%.1f%%), resumption offered: %s%s\n",
+               ti.version, ti.cipher, st.tls_handshakes, st.tls_resumed, resumed_pct, resume_kind,
+               opt.tls_pin ? ", leaf pinned after the first full verification" : "");
     if (opt.idle) {
         printf(
             "idle:      %d of %d connected in %.3f s (%.0f connects/s, p50 %.0f us, p99 %.0f us)\n",
@@ -1274,8 +1450,12 @@ static void report(const struct results *r, int failed)
                (double)bench_hist_percentile(&st.connect_lat, 50) / us,
                (double)bench_hist_percentile(&st.connect_lat, 99) / us);
         if (r->churn_before.ok && r->churn_after.ok)
-            printf("           broker CPU %.1f us per connect\n",
-                   st.churn_done ? churn_cpu * 1e6 / (double)st.churn_done : 0.0);
+            printf("           broker CPU %.1f us per connect (%.0f%% busy)\n",
+                   st.churn_done ? churn_cpu * 1e6 / (double)st.churn_done : 0.0,
+                   100.0 * per_s(churn_cpu, r->churn_s));
+        printf("           loadgen: %d process%s, %.0f%% CPU each\n", opt.procs,
+               opt.procs > 1 ? "es" : "",
+               100.0 * per_s(r->churn_self_cpu_s, r->churn_s) / opt.procs);
     }
 }
 
@@ -1307,6 +1487,15 @@ static void usage(FILE *f)
             "  --keepalive SECONDS  keep alive sent in CONNECT (60)\n"
             "  --broker-pid PID     read the broker's CPU time and RSS from /proc\n"
             "  --tls --cafile FILE  TLS, verifying the broker against FILE\n"
+            "  --tls-version 1.2|1.3  only this TLS version (default: the broker's choice)\n"
+            "  --tls-resume         offer the session of the first connection on every new one\n"
+            "                       (TLS 1.2: ticket, or session id with --tls-no-ticket;\n"
+            "                       TLS 1.3: ticket); the first connection is not measured\n"
+            "  --tls-no-ticket      do not ask for session tickets\n"
+            "  --tls-pin            verify the first chain in full, then accept that same leaf\n"
+            "                       without verifying the chain again (saves the load\n"
+            "                       generator one ECDSA verification per handshake)\n"
+            "  --procs N            --connect-rate from N processes (1)\n"
             "  --json               one JSON object on stdout\n"
             "  --free-port          print a free TCP port on 127.0.0.1 and exit\n"
             "  --help\n",
@@ -1367,6 +1556,11 @@ static void parse_options(int argc, char **argv)
         O_BROKER_PID,
         O_TLS,
         O_CAFILE,
+        O_TLS_VERSION,
+        O_TLS_RESUME,
+        O_TLS_NO_TICKET,
+        O_TLS_PIN,
+        O_PROCS,
         O_FREE_PORT,
         O_HELP,
     };
@@ -1387,6 +1581,11 @@ static void parse_options(int argc, char **argv)
         {"broker-pid", required_argument, NULL, O_BROKER_PID},
         {"tls", no_argument, NULL, O_TLS},
         {"cafile", required_argument, NULL, O_CAFILE},
+        {"tls-version", required_argument, NULL, O_TLS_VERSION},
+        {"tls-resume", no_argument, NULL, O_TLS_RESUME},
+        {"tls-no-ticket", no_argument, NULL, O_TLS_NO_TICKET},
+        {"tls-pin", no_argument, NULL, O_TLS_PIN},
+        {"procs", required_argument, NULL, O_PROCS},
         {"free-port", no_argument, NULL, O_FREE_PORT},
         {"help", no_argument, NULL, O_HELP},
         {NULL, 0, NULL, 0},
@@ -1464,6 +1663,26 @@ static void parse_options(int argc, char **argv)
         case O_CAFILE:
             opt.cafile = optarg;
             break;
+        case O_TLS_VERSION:
+            if (!strcmp(optarg, "1.2"))
+                opt.tls_version = 12;
+            else if (!strcmp(optarg, "1.3"))
+                opt.tls_version = 13;
+            else
+                die("--tls-version must be 1.2 or 1.3, not '%s'", optarg);
+            break;
+        case O_TLS_RESUME:
+            opt.tls_resume = 1;
+            break;
+        case O_TLS_NO_TICKET:
+            opt.tls_no_ticket = 1;
+            break;
+        case O_TLS_PIN:
+            opt.tls_pin = 1;
+            break;
+        case O_PROCS:
+            opt.procs = (int)parse_long(optarg, "--procs", 1, MAX_PROCS);
+            break;
         case O_FREE_PORT:
             exit(free_port());
         case O_HELP:
@@ -1489,6 +1708,10 @@ static void parse_options(int argc, char **argv)
         opt.rate = opt.pubs;
     if (!opt.pubs && !opt.idle && !opt.connect_rate)
         die("nothing to do: give --pubs, --idle or --connect-rate");
+    if (opt.procs > 1 && (!opt.connect_rate || opt.pubs || opt.subs || opt.idle))
+        die("--procs is for --connect-rate alone (no --pubs, --subs or --idle)");
+    if (!opt.tls && (opt.tls_version || opt.tls_resume || opt.tls_no_ticket || opt.tls_pin))
+        die("--tls-version, --tls-resume, --tls-no-ticket and --tls-pin need --tls");
 }
 
 static void raise_nofile(rlim_t need)
@@ -1540,7 +1763,13 @@ int main(int argc, char **argv)
                  (rlim_t)opt.connect_window + 64);
     resolve();
     if (opt.tls) {
-        tp = bench_transport_tls(opt.cafile, opt.host, err, sizeof err);
+        struct bench_tls_options o = {.cafile = opt.cafile,
+                                      .host = opt.host,
+                                      .version = opt.tls_version,
+                                      .resume = opt.tls_resume,
+                                      .no_ticket = opt.tls_no_ticket,
+                                      .pin = opt.tls_pin};
+        tp = bench_transport_tls(&o, err, sizeof err);
         if (!tp)
             die("%s", err);
     }
@@ -1614,8 +1843,8 @@ int main(int argc, char **argv)
     } else {
         if (opt.pubs)
             traffic(&r);
-        if (opt.connect_rate)
-            churn(&r);
+        if (opt.connect_rate && churn(&r) < 0)
+            failed = 1;
         if (opt.idle && !opt.pubs && !opt.connect_rate)
             hold((uint64_t)(opt.duration * 1e9));
         /* A publisher, subscriber or idle connection lost on the way spoils the figures. */

@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
 # bench/run.sh - compares brokers side by side in one run (`make bench`): Debian's mosquitto always,
 # moted when MOTED=path is given. Each run gets a fresh broker pinned to one core and the load
-# generator pinned to another; the broker order alternates; ratios are paired run by run and their
-# median reported, because these machines drift 20-50% between identical runs. See bench/README.md.
+# generator pinned to another (BENCH_ALL_CORES=1: nothing pinned, moted on every core); the broker
+# order alternates; ratios are paired run by run and their median reported, because these machines
+# drift 20-50% between identical runs. TLS workloads use one ECDSA P-256 certificate made for the
+# run, the same for both brokers. See bench/README.md.
 set -euo pipefail
 
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -23,11 +25,15 @@ else
 fi
 idle=${BENCH_IDLE:-5000}
 fleet=${BENCH_FLEET:-1000}
+tls_idle=${BENCH_TLS_IDLE:-2000}
+all_cores=${BENCH_ALL_CORES:-0}
+ncpu=$(nproc)
 
 die() { echo "bench: $*" >&2; exit 2; }
 
 [[ $reps =~ ^[1-9][0-9]?$ ]] || die "BENCH_REPS must be 1 to 99, not '$reps'"
 [[ $mqtt == 311 || $mqtt == 5 ]] || die "BENCH_MQTT must be 311 or 5, not '$mqtt'"
+[[ $all_cores == 0 || $all_cores == 1 ]] || die "BENCH_ALL_CORES must be 0 or 1, not '$all_cores'"
 [[ -x $mosquitto_bin ]] || die "no mosquitto at $mosquitto_bin (apt-get install mosquitto, or MOSQUITTO=path)"
 if [[ -n $moted_bin && ! -x $moted_bin ]]; then
     die "MOTED=$moted_bin is not an executable file"
@@ -47,6 +53,16 @@ workloads=(
     "latency-10k|latency at 10k msgs/s (QoS 0, 4 to 1)|--pubs 4 --subs 1 --qos 0 --topic-mode fanin --size 64 --rate 10000 --duration $duration|lat_p99_us:- lat_p50_us:- msgs_per_cpu_s:+ delivered_per_s:+"
     "idle-$idle|$idle idle connections|--idle $idle --duration 2|rss_per_idle_conn_bytes:- broker_cpu_per_connect_us:- idle_connects_per_s:+"
     "fleet-$fleet|fleet: $fleet clients x 1 msg/s (QoS 1, 32 B)|--pubs $fleet --subs 1 --qos 1 --topic-mode fleet --size 32 --duration $fleet_duration|msgs_per_cpu_s:+ lat_p99_us:- lost:-"
+    # TLS (ECDSA P-256, made for this run): handshakes per second, each one TCP connect, TLS
+    # handshake, CONNECT/CONNACK, DISCONNECT and close, 64 at a time per load generator process;
+    # and the memory an idle TLS connection costs. --tls-pin: the load generator verifies the chain
+    # in full once, then accepts that same leaf, so its CPU goes to the handshake itself.
+    "tls-full-12|TLS 1.2 full handshakes (no resumption), then CONNECT/CONNACK and close|--tls --tls-version 1.2 --tls-pin --connect-rate --duration $duration|connects_per_s:+ churn_broker_cpu_per_connect_us:-"
+    "tls-full-13|TLS 1.3 full handshakes (no resumption), then CONNECT/CONNACK and close|--tls --tls-version 1.3 --tls-pin --connect-rate --duration $duration|connects_per_s:+ churn_broker_cpu_per_connect_us:-"
+    "tls-resume-12|TLS 1.2 resumed handshakes (session ticket), then CONNECT/CONNACK and close|--tls --tls-version 1.2 --tls-resume --connect-rate --duration $duration|connects_per_s:+ churn_broker_cpu_per_connect_us:- tls_resumed_pct:+"
+    "tls-resume-id|TLS 1.2 resumed handshakes (session id, no tickets), then CONNECT/CONNACK and close|--tls --tls-version 1.2 --tls-resume --tls-no-ticket --connect-rate --duration $duration|connects_per_s:+ churn_broker_cpu_per_connect_us:- tls_resumed_pct:+"
+    "tls-idle-$tls_idle|$tls_idle idle TLS connections (TLS 1.3, the brokers' choice)|--tls --idle $tls_idle --duration 2|rss_per_idle_conn_bytes:- broker_cpu_per_connect_us:- idle_connects_per_s:+"
+    "tls12-idle-$tls_idle|$tls_idle idle TLS 1.2 connections|--tls --tls-version 1.2 --idle $tls_idle --duration 2|rss_per_idle_conn_bytes:- broker_cpu_per_connect_us:- idle_connects_per_s:+"
 )
 
 metric_label() {
@@ -60,6 +76,9 @@ metric_label() {
     rss_per_idle_conn_bytes) echo "broker RSS per idle connection (bytes)" ;;
     broker_cpu_per_connect_us) echo "broker CPU per connect (us)" ;;
     idle_connects_per_s) echo "connects/s" ;;
+    connects_per_s) echo "handshakes/s (connect to close)" ;;
+    churn_broker_cpu_per_connect_us) echo "broker CPU per handshake (us)" ;;
+    tls_resumed_pct) echo "handshakes resumed (%)" ;;
     *) echo "$1" ;;
     esac
 }
@@ -99,12 +118,46 @@ if (($(ulimit -n) < idle + 200)); then
     echo "bench: warning: open file limit $(ulimit -n) is below $idle idle connections" >&2
 fi
 
+# Pinned (default): the broker on one CPU (moted then starts one worker), the load generator on
+# another. All cores: nothing pinned, moted starts one worker per core, and the handshake
+# workloads run one load generator process per core so that the client side is not the limit.
 pin_broker=(taskset -c "$broker_cpu")
 pin_loadgen=(taskset -c "$loadgen_cpu")
-if (($(nproc) < 2)); then
+churn_procs=1
+if [[ $all_cores == 1 ]]; then
+    pin_broker=() pin_loadgen=()
+    churn_procs=$ncpu
+elif ((ncpu < 2)); then
     echo "bench: warning: one CPU only: broker and load generator share it" >&2
     pin_broker=() pin_loadgen=()
 fi
+
+# One ECDSA P-256 CA and server certificate (SAN IP:127.0.0.1) per bench run, for both brokers.
+certs=$out/certs
+make_certs() {
+    local ext
+    rm -rf "$certs"
+    mkdir -p "$certs"
+    ext=$certs/server.ext
+    printf '%s\n' "basicConstraints=critical,CA:FALSE" "keyUsage=critical,digitalSignature" \
+        "extendedKeyUsage=serverAuth" "subjectAltName=IP:127.0.0.1,DNS:localhost" >"$ext"
+    {
+        openssl genpkey -algorithm EC -pkeyopt ec_paramgen_curve:P-256 -out "$certs/ca.key" &&
+            openssl req -new -x509 -key "$certs/ca.key" -out "$certs/ca.pem" -days 7 \
+                -subj "/O=mote bench/CN=mote bench CA" \
+                -addext "basicConstraints=critical,CA:TRUE" \
+                -addext "keyUsage=critical,keyCertSign,cRLSign" &&
+            openssl genpkey -algorithm EC -pkeyopt ec_paramgen_curve:P-256 -out "$certs/server.key" &&
+            openssl req -new -key "$certs/server.key" -out "$certs/server.csr" \
+                -subj "/O=mote bench/CN=127.0.0.1" &&
+            openssl x509 -req -in "$certs/server.csr" -CA "$certs/ca.pem" -CAkey "$certs/ca.key" \
+                -CAcreateserial -days 7 -sha256 -extfile "$ext" -out "$certs/server.pem"
+    } >"$certs/openssl.log" 2>&1 || die "making the bench certificates failed: see $certs/openssl.log"
+    # A throw-away key for 127.0.0.1: readable by all, because mosquitto started as root reads
+    # its files as user mosquitto.
+    chmod 755 "$certs"
+    chmod 644 "$certs"/*
+}
 
 brokers=(mosquitto)
 [[ -n $moted_bin ]] && brokers+=(moted)
@@ -150,12 +203,20 @@ start_broker() {
 
 # Runs workload $2 (arguments $3) against broker $1, repetition $4; writes $runs/W.B.R.json.
 run_one() {
-    local name=$1 wl=$2 args=$3 rep=$4 base port conf budget started=0
+    local name=$1 wl=$2 args=$3 rep=$4 base port conf budget started=0 tls=0
     base=$runs/$wl.$name.$rep
+    if [[ " $args " == *" --tls "* ]]; then
+        tls=1
+        args="-h 127.0.0.1 --cafile $certs/ca.pem $args"
+    fi
+    if [[ " $args " == *" --connect-rate "* ]] && ((churn_procs > 1)); then
+        args="$args --procs $churn_procs"
+    fi
     for _ in 1 2 3; do
         port=$("$LOADGEN" --free-port)
         {
             printf 'listener %s 127.0.0.1\nallow_anonymous true\n' "$port"
+            ((tls)) && printf 'certfile %s\nkeyfile %s\n' "$certs/server.pem" "$certs/server.key"
             [[ -n ${BENCH_CONF_EXTRA:-} ]] && printf '%b\n' "$BENCH_CONF_EXTRA"
             [[ $name == mosquitto && -n ${MOSQUITTO_CONF_EXTRA:-} ]] && printf '%b\n' "$MOSQUITTO_CONF_EXTRA"
             [[ $name == moted && -n ${MOTED_CONF_EXTRA:-} ]] && printf '%b\n' "$MOTED_CONF_EXTRA"
@@ -183,6 +244,9 @@ run_one() {
 
 jget() { # file key -> number, or nothing
     sed -n "s/.*\"$2\": *\(-\{0,1\}[0-9][0-9.eE+-]*\).*/\1/p" "$1" 2>/dev/null | head -n 1
+}
+jstr() { # file key -> string, or nothing
+    sed -n "s/.*\"$2\": *\"\([^\"]*\)\".*/\1/p" "$1" 2>/dev/null | head -n 1
 }
 median() {
     printf '%s\n' "$@" | { grep -v '^$' || true; } | sort -g |
@@ -237,7 +301,24 @@ echo "- machine: $(nproc) CPUs, $(uname -sr), load average at start: $(cut -d' '
 if ((busy > 15)); then
     notes+=("the machine was ${busy}% busy with other work before the bench: the brokers got only part of their CPU, so delivered msgs/s understates both; msgs per broker CPU-second and the paired ratios hold up better")
 fi
-echo "- brokers: mosquitto ${mosq_version:-?} ($mosquitto_bin) on CPU $broker_cpu; load generator on CPU $loadgen_cpu"
+if [[ $all_cores == 1 ]]; then
+    mode_tag=" (all cores)"
+    echo "- mode: **all cores** (BENCH_ALL_CORES=1): nothing pinned; moted starts one worker per core ($ncpu), mosquitto is single-threaded; the handshake workloads run $churn_procs load generator processes; brokers and load generator share the $ncpu CPUs"
+else
+    mode_tag=""
+    echo "- mode: **pinned** (the default): broker on CPU $broker_cpu (moted starts 1 worker), load generator on CPU $loadgen_cpu (BENCH_ALL_CORES=1 for the other mode)"
+fi
+echo "- brokers: mosquitto ${mosq_version:-?} ($mosquitto_bin)"
+need_certs=0
+for spec in "${workloads[@]}"; do
+    IFS='|' read -r wl _ args _ <<<"$spec"
+    wanted "$wl" && [[ " $args " == *" --tls "* ]] && need_certs=1
+done
+if ((need_certs)); then
+    command -v openssl >/dev/null || die "the TLS workloads need the openssl command (or BENCH_WORKLOADS without tls)"
+    make_certs
+    echo "- TLS: an ECDSA P-256 CA and server certificate made for this run ($certs), the same certfile/keyfile for both brokers (their default TLS settings otherwise); the load generator (OpenSSL $(openssl version | cut -d' ' -f2)) verifies the chain against the CA"
+fi
 if [[ -n $moted_bin ]]; then
     echo "- moted: $moted_bin"
 else
@@ -249,7 +330,7 @@ echo
 for spec in "${workloads[@]}"; do
     IFS='|' read -r wl title args metrics <<<"$spec"
     wanted "$wl" || continue
-    echo "## $wl: $title"
+    echo "## $wl$mode_tag: $title"
     for rep in $(seq "$reps"); do
         order=("${brokers[@]}")
         if ((rep % 2 == 0)) && ((${#brokers[@]} == 2)); then
@@ -259,6 +340,17 @@ for spec in "${workloads[@]}"; do
             run_one "$b" "$wl" "$args" "$rep" || failures=$((failures + 1))
         done
     done
+    if [[ " $args " == *" --tls "* ]]; then
+        for b in "${brokers[@]}"; do
+            f=$runs/$wl.$b.1.json
+            line="- TLS with $b: $(jstr "$f" tls_version) $(jstr "$f" tls_cipher)"
+            [[ $(jstr "$f" tls_resume) != none ]] && line+=", resumption offered: $(jstr "$f" tls_resume)"
+            if [[ " $args " == *" --connect-rate "* ]]; then
+                line+="; broker CPU $(fmt "$(jget "$f" churn_broker_cpu_pct)")% busy, load generator $(fmt "$(jget "$f" churn_loadgen_cpu_pct)")% per process ($(jget "$f" procs) process(es)) in run 1"
+            fi
+            echo "$line"
+        done
+    fi
 
     first=1
     for m in $metrics; do
@@ -295,18 +387,29 @@ for spec in "${workloads[@]}"; do
         fi
         moted_cell=$([[ -n $moted_bin ]] && fmt "$t_med" || echo "—")
         ratio_cell=$([[ -n $moted_bin && -n $r_med ]] && printf '%.2f' "$r_med" || echo "—")
-        row="| $wl | $label | $(fmt "$m_med") | $moted_cell | $ratio_cell | $better |"
+        row="| $wl$mode_tag | $label | $(fmt "$m_med") | $moted_cell | $ratio_cell | $better |"
         detail_rows+=("$row")
         if ((first)); then
             summary_rows+=("$row")
             first=0
         fi
-        if [[ $key == delivered_per_s ]]; then
+        if [[ $key == delivered_per_s || $key == connects_per_s ]]; then
+            lkey=$([[ $key == connects_per_s ]] && echo churn_loadgen_cpu_pct || echo loadgen_cpu_pct)
             for b in "${brokers[@]}"; do
                 for rep in $(seq "$reps"); do
-                    l=$(jget "$runs/$wl.$b.$rep.json" loadgen_cpu_pct)
+                    l=$(jget "$runs/$wl.$b.$rep.json" "$lkey")
                     if [[ -n $l ]] && awk -v v="$l" 'BEGIN { exit !(v > 85) }'; then
                         notes+=("$wl: the load generator used ${l}% of its CPU against $b in run $rep: it may be the limit there")
+                    fi
+                done
+            done
+        fi
+        if [[ $key == tls_resumed_pct ]]; then
+            for b in "${brokers[@]}"; do
+                for rep in $(seq "$reps"); do
+                    l=$(jget "$runs/$wl.$b.$rep.json" tls_resumed_pct)
+                    if [[ -n $l ]] && awk -v v="$l" 'BEGIN { exit !(v < 99) }'; then
+                        notes+=("$wl: $b resumed only ${l}% of the handshakes in run $rep: the rest were full handshakes")
                     fi
                 done
             done
@@ -327,7 +430,7 @@ for spec in "${workloads[@]}"; do
 done
 
 {
-    echo "## Summary (median of $reps runs; ratio = moted / mosquitto, median of paired runs)"
+    echo "## Summary (median of $reps runs; ratio = moted / mosquitto, median of paired runs; mode: $([[ $all_cores == 1 ]] && echo "all cores" || echo pinned))"
     echo
     echo "| workload | metric | mosquitto | moted | ratio | better |"
     echo "| --- | --- | ---: | ---: | ---: | --- |"

@@ -16,6 +16,7 @@ static int tcp_open(struct bench_link *l, int fd)
     l->fd = fd;
     l->tls = NULL;
     l->want_write = 0;
+    l->resumed = 0;
     l->err[0] = 0;
     return 0;
 }

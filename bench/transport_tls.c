@@ -10,14 +10,19 @@
 
 #ifndef BENCH_TLS
 
-const struct bench_transport *bench_transport_tls(const char *cafile, const char *host, char *err,
+const struct bench_transport *bench_transport_tls(const struct bench_tls_options *o, char *err,
                                                   size_t errlen)
 {
-    (void)cafile;
-    (void)host;
+    (void)o;
     snprintf(err, errlen,
              "this loadgen was built without TLS: rebuild with -DBENCH_TLS -lssl -lcrypto");
     return NULL;
+}
+
+int bench_tls_info(struct bench_tls_info *info)
+{
+    memset(info, 0, sizeof *info);
+    return 0;
 }
 
 #else
@@ -32,6 +37,27 @@ const struct bench_transport *bench_transport_tls(const char *cafile, const char
 
 static SSL_CTX *tls_ctx;
 static char tls_host[256];
+static struct bench_tls_options tls_opt;
+static SSL_SESSION *kept;           /* --tls-resume: the session offered on every new connection */
+static X509 *pinned;                /* --tls-pin: the leaf verified in full once */
+static struct bench_tls_info first; /* the first completed handshake */
+
+/* Chain verification: in full, or (pin) only a comparison with the leaf verified before. */
+static int verify_chain(X509_STORE_CTX *x, void *arg)
+{
+    X509 *leaf = X509_STORE_CTX_get0_cert(x);
+    int ok;
+
+    (void)arg;
+    if (pinned && leaf && X509_cmp(leaf, pinned) == 0) {
+        X509_STORE_CTX_set_error(x, X509_V_OK);
+        return 1;
+    }
+    ok = X509_verify_cert(x);
+    if (ok == 1 && tls_opt.pin && !pinned && leaf && X509_up_ref(leaf))
+        pinned = leaf;
+    return ok;
+}
 
 /* The first error on OpenSSL's queue, or errno's text for a failed system call. */
 static void tls_error(struct bench_link *l, const char *what, int ssl_err)
@@ -70,8 +96,11 @@ static int tls_open(struct bench_link *l, int fd)
         SSL_set_tlsext_host_name(ssl, tls_host);
         SSL_set1_host(ssl, tls_host);
     }
+    if (kept)
+        SSL_set_session(ssl, kept);
     SSL_set_connect_state(ssl);
     l->tls = ssl;
+    l->resumed = 0;
     return 0;
 }
 
@@ -80,6 +109,11 @@ static int tls_handshake(struct bench_link *l)
     int rc = SSL_do_handshake(l->tls), e;
     if (rc == 1) {
         l->want_write = 0;
+        l->resumed = SSL_session_reused(l->tls) == 1;
+        if (!first.version[0]) {
+            snprintf(first.version, sizeof first.version, "%s", SSL_get_version(l->tls));
+            snprintf(first.cipher, sizeof first.cipher, "%s", SSL_get_cipher_name(l->tls));
+        }
         return 1;
     }
     e = SSL_get_error(l->tls, rc);
@@ -135,9 +169,24 @@ static int tls_pending(const struct bench_link *l)
     return l->tls && SSL_pending(l->tls) > 0;
 }
 
+/* The session of the first connection that ends, once it is resumable: taken at close, so a
+ * TLS 1.3 ticket (sent after the handshake, read with CONNACK) is in it. */
+static void keep_session(SSL *ssl)
+{
+    SSL_SESSION *s;
+    if (!tls_opt.resume || kept || !SSL_is_init_finished(ssl))
+        return;
+    s = SSL_get1_session(ssl);
+    if (s && SSL_SESSION_is_resumable(s))
+        kept = s;
+    else
+        SSL_SESSION_free(s);
+}
+
 static void tls_close(struct bench_link *l)
 {
     if (l->tls) {
+        keep_session(l->tls);
         SSL_shutdown(l->tls); /* best effort close_notify; the socket is non-blocking */
         SSL_free(l->tls);
         ERR_clear_error();
@@ -158,35 +207,54 @@ static const struct bench_transport transport_tls = {
     .close = tls_close,
 };
 
-const struct bench_transport *bench_transport_tls(const char *cafile, const char *host, char *err,
+const struct bench_transport *bench_transport_tls(const struct bench_tls_options *o, char *err,
                                                   size_t errlen)
 {
-    if (!cafile) {
+    int v = o->version == 13 ? TLS1_3_VERSION : TLS1_2_VERSION;
+    if (!o->cafile) {
         snprintf(err, errlen,
                  "--tls needs --cafile FILE (the CA that signed the broker's certificate)");
         return NULL;
     }
-    if (strlen(host) >= sizeof tls_host) {
+    if (strlen(o->host) >= sizeof tls_host) {
         snprintf(err, errlen, "host name too long for TLS");
         return NULL;
     }
-    strcpy(tls_host, host);
+    strcpy(tls_host, o->host);
+    tls_opt = *o;
     tls_ctx = SSL_CTX_new(TLS_client_method());
     if (!tls_ctx) {
         snprintf(err, errlen, "SSL_CTX_new failed: %s", ERR_reason_error_string(ERR_get_error()));
         return NULL;
     }
-    SSL_CTX_set_min_proto_version(tls_ctx, TLS1_2_VERSION);
+    SSL_CTX_set_min_proto_version(tls_ctx, v);
+    if (o->version)
+        SSL_CTX_set_max_proto_version(tls_ctx, v);
     SSL_CTX_set_mode(tls_ctx, SSL_MODE_ENABLE_PARTIAL_WRITE | SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER);
-    if (SSL_CTX_load_verify_locations(tls_ctx, cafile, NULL) != 1) {
-        snprintf(err, errlen, "cannot load CA file %s: %s", cafile,
+    /* Sessions are offered only when kept by hand (--tls-resume), never from a client cache. */
+    SSL_CTX_set_session_cache_mode(tls_ctx, SSL_SESS_CACHE_OFF);
+    if (o->no_ticket)
+        SSL_CTX_set_options(tls_ctx, SSL_OP_NO_TICKET);
+    if (SSL_CTX_load_verify_locations(tls_ctx, o->cafile, NULL) != 1) {
+        snprintf(err, errlen, "cannot load CA file %s: %s", o->cafile,
                  ERR_reason_error_string(ERR_get_error()));
         SSL_CTX_free(tls_ctx);
         tls_ctx = NULL;
         return NULL;
     }
     SSL_CTX_set_verify(tls_ctx, SSL_VERIFY_PEER, NULL);
+    SSL_CTX_set_cert_verify_callback(tls_ctx, verify_chain, NULL);
     return &transport_tls;
+}
+
+int bench_tls_info(struct bench_tls_info *info)
+{
+    *info = first;
+    if (!tls_ctx)
+        return 0;
+    info->have_session = kept != NULL;
+    info->session_ticket = kept && SSL_SESSION_has_ticket(kept);
+    return 1;
 }
 
 #endif /* BENCH_TLS */

@@ -245,6 +245,46 @@ void server_mosquitto(struct server *s, const char *certfile, const char *keyfil
     spawn(s, "mosquitto", argv);
 }
 
+void server_moted(struct server *s, const char *moted, const char *certfile, const char *keyfile)
+{
+    char conf[PATH_MAX];
+    char *argv[4];
+    FILE *f;
+
+    s->port = free_port();
+    snprintf(conf, sizeof conf, "%s/moted-%d.conf", harness_certs(), s->port);
+    f = fopen(conf, "w");
+    if (f == NULL)
+        die("cannot write %s", conf);
+    fprintf(f,
+            "listener %d 127.0.0.1\nallow_anonymous true\ncertfile %s/%s\nkeyfile %s/%s\n"
+            "log_dest stderr\nlog_type all\n",
+            s->port, harness_certs(), certfile, harness_certs(), keyfile);
+    fclose(f);
+    argv[0] = (char *)moted;
+    argv[1] = "-c";
+    argv[2] = conf;
+    argv[3] = NULL;
+    spawn(s, "moted", argv);
+}
+
+int harness_server_log_has(const struct server *s, const char *log_name, const char *needle)
+{
+    static char text[1 << 20];
+    char path[PATH_MAX];
+    size_t n;
+    FILE *f;
+
+    snprintf(path, sizeof path, "%s/%s-%d.log", harness_certs(), log_name, s->port);
+    f = fopen(path, "r");
+    if (f == NULL)
+        return 0;
+    n = fread(text, 1, sizeof text - 1, f);
+    fclose(f);
+    text[n] = 0;
+    return strstr(text, needle) != NULL;
+}
+
 void server_stop(struct server *s)
 {
     int status;

@@ -28,6 +28,11 @@ void server_s_server(struct server *s, const char *cert, const char *key, const 
 /* mosquitto with a TLS listener; cafile (may be NULL) and require_certificate for mutual TLS. */
 void server_mosquitto(struct server *s, const char *certfile, const char *keyfile,
                       const char *cafile, int require_certificate);
+/* moted (binary @moted) with a TLS listener on 127.0.0.1 and every log line (log_type all) in
+ * certs/moted-PORT.log (harness_server_log). */
+void server_moted(struct server *s, const char *moted, const char *certfile, const char *keyfile);
+/* Whether the log of a server started as @log_name ("moted", "mosquitto") contains @needle. */
+int harness_server_log_has(const struct server *s, const char *log_name, const char *needle);
 /* A BearSSL server (forked) that does not honour max_fragment_length: RSA chain rsa_server_chain,
  * answers the first byte it receives with @p reply_len bytes in one record. */
 void server_no_mfl(struct server *s, size_t reply_len);
