@@ -147,6 +147,7 @@ struct moted_session {
 
     struct moted_queued *queue_head, *queue_tail;
     size_t queue_count, queue_bytes;
+    uint32_t queue_dropped; /* deliveries dropped because the queue was full (logged) */
 
     /* Incoming QoS 2: packet ids received (PUBREC sent) awaiting PUBREL. */
     uint16_t *in_qos2;

@@ -111,8 +111,14 @@ static void enqueue(struct moted_session *s, struct moted_msg *m, uint8_t qos, u
     if ((cfg->max_queued_messages && s->queue_count >= (size_t)cfg->max_queued_messages) ||
         (cfg->max_queued_bytes && s->queue_bytes + bytes > (size_t)cfg->max_queued_bytes)) {
         atomic_fetch_add(&s->owner->b->dropped, 1);
-        moted__log(MOTED_LOG_DEBUG, "queue of %s is full (%zu messages): message on %.*s dropped",
-                   s->client_id, s->queue_count, (int)m->topic_len, moted__msg_topic(m));
+        /* Never silent: the first drop and every 1000th after it are a notice. */
+        if (s->queue_dropped++ % 1000 == 0)
+            moted__log(MOTED_LOG_NOTICE,
+                       "queue of %s is full (%zu messages, max_queued_messages %ld, "
+                       "max_queued_bytes %ld): QoS %u message on %.*s dropped (%u so far)",
+                       s->client_id, s->queue_count, cfg->max_queued_messages,
+                       cfg->max_queued_bytes, qos, (int)m->topic_len, moted__msg_topic(m),
+                       s->queue_dropped);
         return;
     }
     q = moted__malloc(sizeof *q);
