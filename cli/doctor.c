@@ -233,16 +233,6 @@ static const char *key_text(const struct mote_tls_detail *d, char buf[48])
     return buf;
 }
 
-static const char *sig_text(uint8_t sig)
-{
-    static const char *const names[] = {
-        "none",         "RSA-SHA1",     "RSA-SHA224", "RSA-SHA256",   "RSA-SHA384",
-        "RSA-SHA512",   "RSA-PSS",      "ECDSA-SHA1", "ECDSA-SHA224", "ECDSA-SHA256",
-        "ECDSA-SHA384", "ECDSA-SHA512", "Ed25519",    "Ed448",        "other",
-    };
-    return sig < sizeof names / sizeof names[0] ? names[sig] : "other";
-}
-
 /* ---------------------------------------------------------------------------------------------
  * The certificate chain, as OpenSSL reads it (or as lib/tls captured it)
  * ------------------------------------------------------------------------------------------- */
@@ -345,7 +335,7 @@ static void collect_chain(struct doctor *d)
         snprintf(c->subject, sizeof c->subject, "CN=%s", d->tls_d.subject_cn);
         snprintf(c->issuer, sizeof c->issuer, "CN=%s", d->tls_d.issuer_cn);
         key_text(&d->tls_d, c->key);
-        snprintf(c->sig, sizeof c->sig, "%s", sig_text(d->tls_d.sig_alg));
+        snprintf(c->sig, sizeof c->sig, "%s", mote_tls_sig_name(d->tls_d.sig_alg));
         if (d->tls_d.cert_index == 0) {
             day_text(d->tls_d.not_before_days, c->not_before);
             day_text(d->tls_d.not_after_days, c->not_after);

@@ -380,6 +380,8 @@ const char *mote_tls_alert_name(unsigned alert);
 
 /** Name of a BearSSL error code ("BR_ERR_X509_NOT_TRUSTED"), or "BR_ERR_UNKNOWN". */
 const char *mote_tls_bearssl_name(int raw);
+/** The name of a certificate signature algorithm as lib/tls records it (detail sig_alg). */
+const char *mote_tls_sig_name(uint8_t sig);
 
 /* ---------------------------------------------------------------------------------------------
  * Certificates and keys at run time (no allocation: the results point into the caller's memory)

@@ -225,7 +225,8 @@ static const char *key_name(uint8_t type)
     }
 }
 
-static const char *sig_name(uint8_t sig)
+/* see mote/tls.h */
+const char *mote_tls_sig_name(uint8_t sig)
 {
     static const char *const names[] = {
         "none",         "RSA-SHA1",     "RSA-SHA224", "RSA-SHA256",   "RSA-SHA384",
@@ -579,7 +580,7 @@ char *mote_tls_explain_detail(const struct mote_tls *t, char *buf, size_t len)
             mote__tls_put(&o, " bits");
         }
         mote__tls_put(&o, ", signed with ");
-        mote__tls_put(&o, sig_name(d->sig_alg));
+        mote__tls_put(&o, mote_tls_sig_name(d->sig_alg));
         break;
     case MOTE_ERR_TLS_RECORD_TOO_LARGE:
         mote__tls_put(&o, d->mfl_accepted ? ". The broker had accepted records of "
