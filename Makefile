@@ -2,7 +2,7 @@
 #   make            configure and build (build/, Debug, sanitizers on)
 #   make test       install missing packages, build, run every test (host, Cortex-M3, fuzz replay)
 #   make run        install missing packages, build, start the broker (scripts/run.sh)
-#   make size       codec size at -Os -ffreestanding for Cortex-M3 and ESP8266 (scripts/size.sh)
+#   make size       lib/ at -Os -ffreestanding for Cortex-M3 and ESP8266, seed-device RAM/stack
 #   make fuzz       run the fuzzers for FUZZ_SECONDS each (fuzz/run.sh)
 #   make bench      moted (build/release) against Debian's mosquitto: paired runs, ratios
 #   make clean      remove build/
