@@ -254,7 +254,6 @@ static void resend_marked(struct moted_session *s)
 
 static void resend_in_flight(struct moted_session *s)
 {
-    uint32_t outstanding = 0;
     s->resend_pending = 0;
     for (uint32_t i = 0; i < s->out_len; i++) {
         struct moted_out *o = moted__session_out_at(s, i);
@@ -263,13 +262,11 @@ static void resend_in_flight(struct moted_session *s)
             struct mote_packet p = {.type = MOTE_PUBREL};
             p.u.ack.packet_id = o->packet_id;
             moted__conn_send(s->conn, &p);
-            outstanding++;
         } else if (o->state == OUT_WAIT_PUBACK || o->state == OUT_WAIT_PUBREC) {
             o->resend = 1;
             s->resend_pending++;
         }
     }
-    (void)outstanding;
     resend_marked(s);
 }
 

@@ -316,8 +316,6 @@ static int hello_cb(SSL *ssl, int *alert, void *arg)
     struct moted_tls_conn *t = c ? c->tls : NULL;
     const unsigned char *p;
     size_t n, o = 0;
-    int *versions = NULL;
-    size_t nv;
     (void)alert;
     (void)arg;
     if (!t || !t->hs)
@@ -336,8 +334,6 @@ static int hello_cb(SSL *ssl, int *alert, void *arg)
                               o ? ", " : "", name);
     }
     t->hs->max_version = SSL_client_hello_get0_legacy_version(ssl);
-    (void)versions;
-    (void)nv;
     /* supported_versions lists what the client really speaks (TLS 1.3 clients send it). */
     if (SSL_client_hello_get0_ext(ssl, TLSEXT_TYPE_supported_versions, &p, &n) && n >= 1) {
         for (size_t i = 1; i + 1 < n && i + 1 <= p[0]; i += 2) {
