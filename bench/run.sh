@@ -216,6 +216,8 @@ run_one() {
         port=$("$LOADGEN" --free-port)
         {
             printf 'listener %s 127.0.0.1\nallow_anonymous true\n' "$port"
+            # Mosquitto's default: persistence false. The qos1-durable workload turns it on.
+            [[ -z ${BENCH_PERSIST:-} ]] && printf 'persistence false\n'
             ((tls)) && printf 'certfile %s\nkeyfile %s\n' "$certs/server.pem" "$certs/server.key"
             [[ -n ${BENCH_CONF_EXTRA:-} ]] && printf '%b\n' "$BENCH_CONF_EXTRA"
             [[ $name == mosquitto && -n ${MOSQUITTO_CONF_EXTRA:-} ]] && printf '%b\n' "$MOSQUITTO_CONF_EXTRA"

@@ -51,6 +51,8 @@ struct moted_msg {
     uint8_t retain; /* as published */
     uint64_t expire_at_ms; /* 0: never (MQTT 5 message expiry, monotonic clock) */
     const void *origin;    /* publishing session, for No Local; compare only, never follow */
+    _Atomic uint64_t store_id; /* its row in the store (store.c), 0: not stored */
+    int16_t store_src;     /* the worker that stored it as it was published, -1: later, lazily */
     uint16_t topic_len;
     uint32_t props_len; /* forwardable 5.0 properties, without alias, sub ids, expiry */
     uint32_t payload_len;
@@ -93,6 +95,7 @@ enum moted_out_state {
 /* One outgoing QoS 1/2 message in flight, keyed by its packet id. */
 struct moted_out {
     struct moted_msg *msg; /* NULL once PUBREC came (only the id matters then) */
+    uint64_t row;          /* its row in the store, 0: none (session not persistent) */
     uint16_t packet_id;
     uint8_t qos;
     uint8_t state;
@@ -105,6 +108,7 @@ struct moted_out {
 /* A delivery waiting for the in-flight window or for the client to come back. */
 struct moted_queued {
     struct moted_msg *msg;
+    uint64_t row; /* its row in the store, 0: none */
     uint8_t qos;
     uint8_t retain;
     uint8_t sub_id_count;
@@ -127,6 +131,7 @@ struct moted_listener_rt;
 
 struct moted_session {
     char *client_id; /* points into id_store */
+    uint64_t sid;    /* its row in the store, 0: not stored (it ends with its connection) */
     size_t client_id_len;
     struct moted_conn *conn; /* NULL while offline */
     struct moted_worker *owner;
@@ -177,6 +182,8 @@ struct moted_out *moted__session_out_find(struct moted_session *s, uint16_t id);
 /* A new in-flight slot with a fresh packet id; NULL when the window is full or no memory. */
 struct moted_out *moted__session_out_add(struct moted_session *s);
 void moted__session_out_del(struct moted_session *s, struct moted_out *o);
+/* A slot for an in-flight message read from the store, with its packet id (no window check). */
+struct moted_out *moted__session_out_restore(struct moted_session *s, uint16_t packet_id);
 /* The i-th slot of the ring, oldest first (may be OUT_FREE). */
 static inline struct moted_out *moted__session_out_at(struct moted_session *s, uint32_t i)
 {
@@ -242,7 +249,7 @@ struct moted_addr {
     uint8_t family; /* AF_INET or AF_INET6; 0 unknown */
 };
 
-enum moted_timer_kind { MOTED_TIMER_CONN, MOTED_TIMER_WILL, MOTED_TIMER_EXPIRY };
+enum moted_timer_kind { MOTED_TIMER_CONN, MOTED_TIMER_WILL, MOTED_TIMER_EXPIRY, MOTED_TIMER_STORE };
 
 /* Topics a 5.0 client set for aliases 1..MOTED_TOPIC_ALIAS_MAX. */
 struct moted_aliases {
@@ -264,6 +271,7 @@ struct moted_conn {
     uint8_t closed;
     uint8_t explained;    /* the failure already has its log line: the close is a debug line */
     uint8_t tls_identity; /* username comes from the client certificate */
+    uint64_t hold_seq;    /* output waits until the store committed this batch (store.c) */
     void *tls;            /* tls.c's state, NULL on plain TCP */
 
     uint8_t *rbuf;
@@ -302,6 +310,9 @@ void moted__conn_disconnect(struct moted_conn *c, uint8_t reason, const char *wh
 void moted__conn_close(struct moted_conn *c, const char *why);
 /* Handles what a connection has received but not yet read (before a takeover). */
 void moted__conn_read_pending(struct moted_conn *c);
+/* The store failed the commit this connection's output waits for: drop that output and close
+ * (5.0: DISCONNECT 0x97), so the client sends again instead of waiting. */
+void moted__conn_store_failed(struct moted_conn *c);
 /* Asks for a writable event (a handshake that must send). */
 void moted__conn_want_write(struct moted_conn *c);
 /* Writes out what is queued; returns -1 if the connection died. */
@@ -372,8 +383,73 @@ void moted__router_free_worker(struct moted_worker *w);
 struct moted_session *moted__sessions_find(struct moted_worker *w, const uint8_t *id, size_t len);
 int moted__sessions_add(struct moted_worker *w, struct moted_session *s);
 void moted__sessions_remove(struct moted_worker *w, struct moted_session *s);
-/* The worker a client id lives on. */
+/* The worker a client id lives on (moted__home_of: with `count` workers). */
 int moted__home_worker(const struct moted_broker *b, const uint8_t *id, size_t len);
+int moted__home_of(int count, const uint8_t *id, size_t len);
+/* Puts m into w's replica of the retained messages (restoring the store). */
+void moted__router_retain(struct moted_worker *w, struct moted_msg *m);
+
+/* ---------------------------------------------------------------------------------------------
+ * The store (store.c): SQLite in WAL mode, so nothing acknowledged is lost
+ *
+ * A worker records what must outlive a crash as operations in its batch during a loop turn, and
+ * commits the batch in one transaction before its posts and its output leave (before_sleep):
+ * an acknowledgement never leaves before what it acknowledges is on disk. A connection whose
+ * output depends on an operation carries the batch's number (hold_seq) and is not flushed
+ * until that batch committed; when a commit fails (a full disk) the batch is kept, retried
+ * every second, and only the connections that wait for it stall. docs/persistence.md.
+ * ------------------------------------------------------------------------------------------- */
+
+struct moted_store;
+
+struct moted_batch {
+    uint8_t *buf; /* operations of this turn (struct store_op records, store.c) */
+    size_t len, cap;
+    uint64_t seq;       /* number of the batch being filled */
+    uint64_t committed; /* the last batch on disk */
+    uint64_t *routed;   /* per source worker: the newest stored message of it matched here */
+    uint64_t *routed_done; /* ... as the store knows it */
+    int failing;        /* the last commit failed: held output waits, publishes are refused */
+    struct moted_timer retry;
+    uint64_t next_fsync_ms; /* persistence_fsync periodic: when the next checkpoint is due */
+};
+
+/* Opens (or creates) the store and checks it; before the workers exist. 0, or -1 with err. */
+int moted__store_open(struct moted_broker *b, char *err, size_t errlen);
+/* Rebuilds sessions, queues and retained messages in the workers (before they start). */
+int moted__store_restore(struct moted_broker *b, char *err, size_t errlen);
+void moted__store_close(struct moted_broker *b);
+int moted__store_worker_init(struct moted_worker *w);
+void moted__store_worker_free(struct moted_worker *w);
+/* Makes w's batch the one this thread's message frees report to (NULL: none, at shutdown). */
+void moted__store_bind(struct moted_worker *w);
+/* Commits w's batch. 0, or -1 when it failed (kept for a retry). */
+int moted__store_commit(struct moted_worker *w);
+/* 1 while a connection's output must wait for the store. */
+static inline int moted__store_holds(const struct moted_conn *c);
+/* 1 when the store cannot write (new QoS 1/2 messages are refused). */
+int moted__store_failing(const struct moted_worker *w);
+
+/* What must be written: each records an operation in the owner worker's batch. */
+void moted__store_published(struct moted_worker *w, struct moted_msg *m,
+                            const struct moted_session *origin);
+void moted__store_routed(struct moted_worker *w, const struct moted_msg *m);
+void moted__store_session(struct moted_session *s, int online);
+void moted__store_session_del(struct moted_session *s);
+void moted__store_sub(struct moted_session *s, const struct mote_subscription *sub,
+                      uint32_t sub_id, int is_new);
+void moted__store_unsub(struct moted_session *s, const uint8_t *filter, size_t len);
+/* A delivery of m to s: returns its row (0 when s is not stored). */
+uint64_t moted__store_queue_put(struct moted_session *s, struct moted_msg *m, uint8_t qos,
+                                uint8_t retain, const uint32_t *sub_ids, uint8_t nsub,
+                                uint16_t packet_id, uint8_t state);
+void moted__store_queue_set(struct moted_session *s, uint64_t row, uint16_t packet_id,
+                            uint8_t state);
+void moted__store_queue_del(struct moted_session *s, uint64_t row);
+void moted__store_qos2(struct moted_session *s, uint16_t packet_id, int add);
+void moted__store_retained(struct moted_worker *w, struct moted_msg *m);
+/* A stored message was freed: its row goes (msg.c). */
+void moted__store_msg_gone(uint64_t id);
 
 /* ---------------------------------------------------------------------------------------------
  * Workers (worker.c) and the broker (main.c)
@@ -445,6 +521,8 @@ struct moted_worker {
     /* conn.c: every read lands here first, so an idle connection holds no buffer */
     uint8_t *rbuf;
     size_t rbuf_cap;
+
+    struct moted_batch batch; /* store.c: this turn's writes */
 };
 
 struct moted_delivery {
@@ -476,7 +554,14 @@ struct moted_broker {
     atomic_int connections;
     atomic_int stopping;
     atomic_ulong dropped; /* deliveries dropped: queue limits, expiry */
+    struct moted_store *store; /* NULL: persistence false */
+    atomic_long durable_subs;  /* subscriptions of stored sessions: 0 means no message is stored */
 };
+
+static inline int moted__store_holds(const struct moted_conn *c)
+{
+    return c->hold_seq > c->w->batch.committed;
+}
 
 static inline const struct moted_config *moted__cfg(const struct moted_broker *b)
 {

@@ -15,7 +15,7 @@
 #include "alloc.h"
 #include "auth.h"
 
-enum kind { K_BOOL, K_INT, K_U32, K_LONG, K_SIZE, K_STR, K_LOGDEST, K_LOGTYPE, K_LISTENER, K_PORT,
+enum kind { K_BOOL, K_INT, K_U32, K_LONG, K_SIZE, K_STR, K_LOGDEST, K_LOGTYPE, K_FSYNC, K_LISTENER, K_PORT,
             K_UNSUPPORTED };
 enum scope { GLOBAL, LISTENER };
 
@@ -71,6 +71,7 @@ static const struct key keys[] = {
     G("persistence", K_BOOL, persistence, 0, 1),
     G("persistence_location", K_STR, persistence_location, 0, 0),
     G("persistence_file", K_STR, persistence_file, 0, 0),
+    G("persistence_fsync", K_FSYNC, persistence_fsync_period, 0, 0),
     G("password_file", K_STR, password_file, 0, 0),
     G("acl_file", K_STR, acl_file, 0, 0),
     G("log_dest", K_LOGDEST, log_dest, 0, 0),
@@ -108,7 +109,7 @@ void moted__config_defaults(struct moted_config *cfg)
     cfg->log_dest = MOTED_LOGDEST_STDERR;
     cfg->log_type = MOTED_LOG_ERROR | MOTED_LOG_WARNING | MOTED_LOG_NOTICE | MOTED_LOG_INFO;
     cfg->set_tcp_nodelay = 1;
-    cfg->persistence = 0;
+    cfg->persistence = 1;
     cfg->allow_zero_length_clientid = 1;
     cfg->handshake_timeout = 10;
 }
@@ -285,6 +286,19 @@ static int apply(struct moted_config *cfg, struct moted_listener **cur, const st
         if (set_str((char **)(base + k->offset), value))
             return fail(err, errlen, name, line, "%s", "out of memory");
         return 0;
+    case K_FSYNC: {
+        char *what = strtok(value, " \t"), *arg = strtok(NULL, " \t"), *end = NULL;
+        long secs = arg ? strtol(arg, &end, 10) : 0;
+        if (what && !strcmp(what, "always") && !arg) {
+            cfg->persistence_fsync_period = 0;
+        } else if (what && !strcmp(what, "periodic") && arg && !*end && secs >= 1 && secs <= 3600) {
+            cfg->persistence_fsync_period = (int)secs;
+        } else {
+            return fail(err, errlen, name, line, "%s",
+                        "persistence_fsync must be 'always' or 'periodic SECONDS' (1-3600)");
+        }
+        return 0;
+    }
     case K_LOGDEST: {
         char *what = strtok(value, " \t"), *arg = strtok(NULL, "");
         int bit = !strcmp(what, "stdout")   ? MOTED_LOGDEST_STDOUT

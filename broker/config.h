@@ -65,6 +65,7 @@ struct moted_config {
     int persistence;
     char *persistence_location;
     char *persistence_file;
+    int persistence_fsync_period; /* 0: fsync every commit (always); N: a checkpoint every N s */
     char *password_file;
     char *acl_file;
     /* What moted__config_finish loaded from password_file and acl_file (auth.h); NULL: none. */

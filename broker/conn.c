@@ -199,8 +199,11 @@ void moted__conn_close(struct moted_conn *c, const char *why)
                    "connection from %s closed: %s", moted__peer(c), why);
     moted__loop_del(&w->loop, c->fd, MOTED_READABLE | MOTED_WRITABLE);
     moted__timer_cancel(&w->loop, &c->ka_timer);
-    /* One last try at what is queued (a CONNACK before a DISCONNECT in the same read). */
-    if (c->wlen > c->woff && !moted__tls_handshaking(c))
+    /* One last try at what is queued (a CONNACK before a DISCONNECT in the same read); what
+     * acknowledges a write goes only once the write is on disk. */
+    if (c->wlen > c->woff && moted__store_holds(c))
+        moted__store_commit(w);
+    if (c->wlen > c->woff && !moted__tls_handshaking(c) && !moted__store_holds(c))
         (void)c->tp->write(c, c->wbuf + c->woff, c->wlen - c->woff);
     c->tp->close(c);
     list_del(w, c);
@@ -222,6 +225,22 @@ void moted__conn_disconnect(struct moted_conn *c, uint8_t reason, const char *wh
     }
     moted__conn_flush(c);
     moted__conn_close(c, why);
+}
+
+void moted__conn_store_failed(struct moted_conn *c)
+{
+    /* What is unsent waits for writes that failed: it must not go. Whole packets only (a
+     * partly written one is cut by the close itself). */
+    int aligned = c->woff == 0;
+    c->wlen = c->woff;
+    c->hold_seq = 0;
+    if (aligned)
+        moted__conn_disconnect(c, MOTE_RC_QUOTA_EXCEEDED,
+                               "the store cannot write: what this client sent is not "
+                               "acknowledged (it sends it again when it reconnects)");
+    else
+        moted__conn_close(c, "the store cannot write: what this client sent is not "
+                             "acknowledged (it sends it again when it reconnects)");
 }
 
 int moted__conn_handover(struct moted_conn *c, int to)
@@ -584,6 +603,19 @@ int moted__conn_send(struct moted_conn *c, const struct mote_packet *p)
 int moted__conn_flush(struct moted_conn *c)
 {
     struct moted_worker *w = c->w;
+    if (moted__store_holds(c)) {
+        /* Acknowledgements wait for their commit: before_sleep flushes after it. */
+        if (c->want_write) {
+            c->want_write = 0;
+            moted__loop_del(&w->loop, c->fd, MOTED_WRITABLE);
+        }
+        if (!c->in_flush_list) {
+            c->in_flush_list = 1;
+            c->flush_next = w->flush_list;
+            w->flush_list = c;
+        }
+        return 0;
+    }
     while (c->woff < c->wlen) {
         long n = c->tp->write(c, c->wbuf + c->woff, c->wlen - c->woff);
         if (n < 0) {

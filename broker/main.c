@@ -256,6 +256,17 @@ int main(int argc, char **argv)
     }
 
     moted__log_setup(&b.cfg);
+    /* The store before the ports: a store moted cannot trust stops it here (docs/persistence.md). */
+    if (moted__store_open(&b, err, sizeof err)) {
+        moted__log(MOTED_LOG_ERROR, "%s", err);
+        moted__store_close(&b);
+        for (size_t i = 0; i < b.listener_count; i++)
+            moted__tls_listener_free(&b.listeners[i]);
+        moted__free(b.listeners);
+        moted__config_free(&b.cfg);
+        moted__log_close();
+        return 1;
+    }
     {
         struct rlimit rl;
         if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
@@ -284,6 +295,7 @@ int main(int argc, char **argv)
     sigaddset(&sigs, SIGHUP);
     pthread_sigmask(SIG_BLOCK, &sigs, NULL);
     signal(SIGPIPE, SIG_IGN);
+    signal(SIGXFSZ, SIG_IGN); /* past a file size limit a write fails (the store says so) */
     sfd = signalfd(-1, &sigs, SFD_CLOEXEC);
 
     {
@@ -299,6 +311,10 @@ int main(int argc, char **argv)
                 moted__log(MOTED_LOG_ERROR, "cannot start worker %d: %s", w, strerror(errno));
                 return 1;
             }
+    }
+    if (moted__store_restore(&b, err, sizeof err)) {
+        moted__log(MOTED_LOG_ERROR, "%s", err);
+        return 1;
     }
 
     for (size_t i = 0; i < b.listener_count; i++) {
@@ -348,11 +364,17 @@ int main(int argc, char **argv)
     }
     for (int w = 0; w < b.worker_count; w++)
         pthread_join(b.workers[w].thread, NULL);
-    /* Connections first on every worker (their sessions post to others), then the rest. */
-    for (int w = 0; w < b.worker_count; w++)
+    /* Connections first on every worker (their sessions post to others), then the rest. The
+     * store hears of sessions going offline; nothing after that is a change to keep. */
+    for (int w = 0; w < b.worker_count; w++) {
+        moted__store_bind(&b.workers[w]);
         moted__conn_close_all(&b.workers[w]);
+        moted__store_commit(&b.workers[w]);
+        moted__store_bind(NULL);
+    }
     for (int w = 0; w < b.worker_count; w++)
         moted__worker_free(&b.workers[w]);
+    moted__store_close(&b);
     for (size_t i = 0; i < b.listener_count; i++) {
         for (int w = 0; w < b.worker_count; w++)
             close(b.listeners[i].fds[w]);

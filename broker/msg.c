@@ -41,6 +41,8 @@ struct moted_msg *moted__msg_new(struct mote_slice topic, const struct mote_prop
     if (!m)
         return NULL;
     atomic_init(&m->refs, 1);
+    atomic_init(&m->store_id, 0);
+    m->store_src = -1;
     m->qos = qos;
     m->retain = retain;
     m->expire_at_ms = expire_at;
@@ -74,8 +76,12 @@ void moted__msg_ref(struct moted_msg *m)
 
 void moted__msg_unref(struct moted_msg *m)
 {
-    if (m && atomic_fetch_sub_explicit(&m->refs, 1, memory_order_acq_rel) == 1)
+    if (m && atomic_fetch_sub_explicit(&m->refs, 1, memory_order_acq_rel) == 1) {
+        uint64_t id = atomic_load_explicit(&m->store_id, memory_order_relaxed);
+        if (id) /* nobody holds it any more: neither does the store */
+            moted__store_msg_gone(id);
         moted__free(m);
+    }
 }
 
 uint32_t moted__msg_expiry_left(const struct moted_msg *m, uint64_t now_ms, int *expired)

@@ -128,6 +128,7 @@ static void enqueue(struct moted_session *s, struct moted_msg *m, uint8_t qos, u
     }
     moted__msg_ref(m);
     q->msg = m;
+    q->row = moted__store_queue_put(s, m, qos, retain, sub_ids, nsub, 0, 0);
     q->qos = qos;
     q->retain = retain;
     q->sub_id_count = nsub;
@@ -142,9 +143,12 @@ static void enqueue(struct moted_session *s, struct moted_msg *m, uint8_t qos, u
     s->queue_bytes += bytes;
 }
 
-/* Sends a QoS 1/2 message now in a new in-flight slot. Returns 0, or -1 when the window is full. */
+/*
+ * Sends a QoS 1/2 message now in a new in-flight slot; `row` is its queue row in the store when
+ * it comes from the queue. Returns 0, or -1 when the window is full.
+ */
 static int send_in_flight(struct moted_session *s, struct moted_msg *m, uint8_t qos,
-                          uint8_t retain, const uint32_t *sub_ids, uint8_t nsub)
+                          uint8_t retain, const uint32_t *sub_ids, uint8_t nsub, uint64_t row)
 {
     struct moted_out *o = moted__session_out_add(s);
     int rc;
@@ -155,6 +159,12 @@ static int send_in_flight(struct moted_session *s, struct moted_msg *m, uint8_t 
     o->qos = qos;
     o->retain = retain;
     o->state = qos == 1 ? OUT_WAIT_PUBACK : OUT_WAIT_PUBREC;
+    /* The store knows its packet id before the PUBLISH leaves (exactly once after a crash). */
+    if (row)
+        moted__store_queue_set(s, row, o->packet_id, o->state);
+    else
+        row = moted__store_queue_put(s, m, qos, retain, sub_ids, nsub, o->packet_id, o->state);
+    o->row = row;
     o->sub_id_count = nsub;
     memcpy(o->sub_ids, sub_ids, nsub * sizeof *sub_ids);
     rc = send_publish(s, m, qos, retain, 0, o->packet_id, sub_ids, nsub);
@@ -192,7 +202,7 @@ void moted__proto_deliver(struct moted_session *s, struct moted_msg *m, uint8_t 
         return;
     }
     /* QoS 1/2: keep order, so go behind anything already queued. */
-    if (c && !s->queue_head && send_in_flight(s, m, qos, retain, sub_ids, nsub) == 0)
+    if (c && !s->queue_head && send_in_flight(s, m, qos, retain, sub_ids, nsub, 0) == 0)
         return;
     if (!c && !s->expiry_interval)
         return; /* a session that ends with its connection queues nothing */
@@ -218,8 +228,11 @@ void moted__proto_drain(struct moted_session *s)
         if (!expired) {
             if (q->qos == 0)
                 send_publish(s, q->msg, 0, q->retain, 0, 0, q->sub_ids, q->sub_id_count);
-            else if (send_in_flight(s, q->msg, q->qos, q->retain, q->sub_ids, q->sub_id_count))
+            else if (send_in_flight(s, q->msg, q->qos, q->retain, q->sub_ids, q->sub_id_count,
+                                    q->row))
                 return; /* window full: the next acknowledgement drains more */
+        } else {
+            moted__store_queue_del(s, q->row);
         }
         s->queue_head = q->next;
         if (!s->queue_head)
@@ -295,6 +308,7 @@ static void session_end(struct moted_session *s)
 {
     struct moted_worker *w = s->owner;
     publish_will(s); /* the will goes at the latest when the session ends (MQTT-3.1.3-9) */
+    moted__store_session_del(s);
     moted__timer_cancel(&w->loop, &s->expiry_timer);
     moted__sessions_remove(w, s);
     moted__session_free(s);
@@ -331,6 +345,7 @@ void moted__proto_conn_gone(struct moted_conn *c)
         session_end(s);
         return;
     }
+    moted__store_session(s, 0); /* offline from now: its expiry counts across restarts */
     if (s->will) {
         if (s->will_delay == 0)
             publish_will(s);
@@ -564,6 +579,7 @@ static int handle_connect(struct moted_conn *c, const uint8_t *pkt, size_t len)
         c->username = moted__strndup((const char *)cn->username.ptr, cn->username.len);
     moted__free(s->username); /* a resumed session answers to its new connection's user */
     s->username = c->username ? moted__strndup(c->username, strlen(c->username)) : NULL;
+    moted__store_session(s, 1); /* before the CONNACK leaves (session present) */
 
     /* Keep alive: the server may lower it (5.0 Server Keep Alive). */
     c->keep_alive = cn->keep_alive;
@@ -710,6 +726,15 @@ static int handle_publish(struct moted_conn *c, const uint8_t *pkt, size_t len)
             reason = MOTE_RC_PAYLOAD_FORMAT_INVALID;
     }
 
+    if (!reason && pub->qos && moted__store_failing(c->w)) {
+        /* Nothing is acknowledged that is not on disk: refuse it while the store cannot write. */
+        if (c->version != MOTE_V5) {
+            moted__conn_close(c, "store cannot write: QoS 1/2 message refused (the client will "
+                                 "send it again)");
+            return -1;
+        }
+        reason = MOTE_RC_QUOTA_EXCEEDED;
+    }
     if (!reason) {
         m = moted__msg_new(pub->topic, c->version == MOTE_V5 ? &pub->props : NULL, pub->payload,
                            pub->qos, pub->retain, s, c->w->loop.now_ms);
@@ -731,6 +756,8 @@ static int handle_publish(struct moted_conn *c, const uint8_t *pkt, size_t len)
             moted__conn_disconnect(c, MOTE_RC_SERVER_BUSY, "out of memory");
             return -1;
         }
+        if (!reason)
+            moted__store_qos2(s, pub->packet_id, 1);
         return send_ack(c, MOTE_PUBREC, pub->packet_id, reason) ? -1 : 0;
     }
     return 0;
@@ -746,6 +773,8 @@ static int handle_ack(struct moted_conn *c, const struct mote_packet *p)
     case MOTE_PUBREL: { /* the client's QoS 2 message: release it */
         int known = moted__session_qos2_has(s, id);
         moted__session_qos2_del(s, id);
+        if (known)
+            moted__store_qos2(s, id, 0);
         return send_ack(c, MOTE_PUBCOMP, id, known ? 0 : MOTE_RC_PACKET_ID_NOT_FOUND) ? -1 : 0;
     }
     case MOTE_PUBACK:
@@ -765,6 +794,7 @@ static int handle_ack(struct moted_conn *c, const struct mote_packet *p)
             break;
         }
         o->state = OUT_WAIT_PUBCOMP;
+        moted__store_queue_set(s, o->row, id, OUT_WAIT_PUBCOMP);
         moted__msg_unref(o->msg);
         o->msg = NULL;
         return send_ack(c, MOTE_PUBREL, id, 0) ? -1 : 0;

@@ -17,9 +17,14 @@ static uint32_t hash_bytes(const uint8_t *p, size_t n)
     return h;
 }
 
+int moted__home_of(int count, const uint8_t *id, size_t len)
+{
+    return count > 1 ? (int)(hash_bytes(id, len) % (uint32_t)count) : 0;
+}
+
 int moted__home_worker(const struct moted_broker *b, const uint8_t *id, size_t len)
 {
-    return b->worker_count > 1 ? (int)(hash_bytes(id, len) % (uint32_t)b->worker_count) : 0;
+    return moted__home_of(b->worker_count, id, len);
 }
 
 struct moted_session *moted__sessions_find(struct moted_worker *w, const uint8_t *id, size_t len)
@@ -206,6 +211,11 @@ static void store_retained(struct moted_worker *w, struct moted_msg *m)
     }
 }
 
+void moted__router_retain(struct moted_worker *w, struct moted_msg *m)
+{
+    store_retained(w, m);
+}
+
 void moted__router_local(struct moted_worker *w, struct moted_msg *m)
 {
     struct match_ctx mc = {w, m};
@@ -225,6 +235,11 @@ void moted__router_local(struct moted_worker *w, struct moted_msg *m)
 
 void moted__router_publish(struct moted_worker *w, struct moted_msg *m)
 {
+    /* Stored before anything refers to it (local queue rows do at once). The origin is a
+     * session of this worker: here, and only here, it may be followed. */
+    moted__store_published(w, m, (const struct moted_session *)m->origin);
+    if (m->retain && moted__cfg(w->b)->retain_available)
+        moted__store_retained(w, m);
     moted__router_local(w, m);
     for (int i = 0; i < w->b->worker_count; i++) {
         if (i == w->index)
@@ -344,6 +359,7 @@ int moted__router_subscribe(struct moted_session *s, const struct mote_subscript
         *pp = ss;
         s->sub_count++;
     }
+    moted__store_sub(s, sub, sub_id, !existed);
     if (mote_topic_share(sub->filter, NULL, NULL)) {
         share_change(s, POST_SHARE_ADD, sub, sub->filter, sub_id);
         return existed;
@@ -357,6 +373,7 @@ int moted__router_subscribe(struct moted_session *s, const struct mote_subscript
                               .id = sub_id};
     if (moted__tree_add(&s->owner->tree, sub->filter.ptr, sub->filter.len, &entry) < 0) {
         if (!existed) {
+            moted__store_unsub(s, sub->filter.ptr, sub->filter.len);
             struct moted_session_sub *ss = *pp;
             *pp = ss->next;
             moted__free(ss->filter);
@@ -381,6 +398,7 @@ int moted__router_unsubscribe(struct moted_session *s, struct mote_slice filter)
     struct moted_session_sub **pp = session_sub_find(s, filter), *ss = *pp;
     if (!ss)
         return 0;
+    moted__store_unsub(s, filter.ptr, filter.len);
     unsubscribe_one(s, filter);
     *pp = ss->next;
     moted__free(ss->filter);

@@ -124,8 +124,24 @@ struct moted_out *moted__session_out_add(struct moted_session *s)
     return o;
 }
 
+struct moted_out *moted__session_out_restore(struct moted_session *s, uint16_t packet_id)
+{
+    struct moted_out *o;
+    if (out_room(s))
+        return NULL;
+    o = moted__session_out_at(s, s->out_len++);
+    memset(o, 0, sizeof *o);
+    o->packet_id = packet_id;
+    s->out_count++;
+    if (packet_id >= s->next_id)
+        s->next_id = packet_id == 65535 ? 1 : (uint16_t)(packet_id + 1);
+    return o;
+}
+
 void moted__session_out_del(struct moted_session *s, struct moted_out *o)
 {
+    moted__store_queue_del(s, o->row);
+    o->row = 0;
     if (o->resend) { /* acknowledged before we sent it again (a client that remembered it) */
         o->resend = 0;
         s->resend_pending--;

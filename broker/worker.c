@@ -70,6 +70,7 @@ static void on_wake(struct moted_loop *loop, void *data)
         switch (p->kind) {
         case POST_MSG:
             moted__router_local(w, p->msg);
+            moted__store_routed(w, p->msg); /* committed with the queue rows it made */
             break;
         case POST_DELIVER: {
             struct moted_session *s = moted__sessions_find(w, p->key, p->key_len);
@@ -95,23 +96,39 @@ static void on_wake(struct moted_loop *loop, void *data)
 static void before_sleep(struct moted_loop *loop, void *data)
 {
     struct moted_worker *w = data;
+    struct moted_conn *held = NULL;
     (void)loop;
     /*
-     * Posts first, then the acknowledgements: once a publisher holds its PUBACK, every worker
-     * already has the message in its mailbox (see moted__loop_turn).
+     * The store first (one transaction for the turn: group commit), then the posts, then the
+     * acknowledgements: once a publisher holds its PUBACK the message is on disk and every
+     * worker has it in its mailbox (see moted__loop_turn). Other workers store their queue
+     * rows for it in their own turns; store.c explains why that loses nothing.
      */
+    moted__store_commit(w);
     send_posts(w);
     /* Flush every connection that has output: one write per connection per turn. */
     while (w->flush_list) {
         struct moted_conn *c = w->flush_list;
         w->flush_list = c->flush_next;
-        c->in_flush_list = 0;
         c->flush_next = NULL;
+        if (!c->closed && moted__store_holds(c)) { /* waits for a commit that failed */
+            if (moted__store_failing(w)) {
+                c->in_flush_list = 0;
+                moted__conn_store_failed(c);
+                continue;
+            }
+            c->flush_next = held;
+            held = c;
+            continue;
+        }
+        c->in_flush_list = 0;
         if (!c->closed)
             moted__conn_flush(c);
     }
+    w->flush_list = held;
     moted__conn_reap(w);
-    /* Flushing can post too (a will published as a connection dies). */
+    /* Flushing can post and store too (a will published as a connection dies). */
+    moted__store_commit(w);
     send_posts(w);
 }
 
@@ -178,7 +195,9 @@ static void *worker_main(void *arg)
     char name[16];
     snprintf(name, sizeof name, "moted-w%d", w->index);
     pthread_setname_np(pthread_self(), name);
+    moted__store_bind(w);
     moted__loop_run(&w->loop);
+    moted__store_commit(w);
     return NULL;
 }
 
@@ -194,7 +213,7 @@ int moted__worker_init(struct moted_worker *w, struct moted_broker *b, int index
     w->rbuf_cap = WORKER_RBUF_SIZE;
     w->rbuf = moted__malloc(w->rbuf_cap);
     if (!w->out_head || !w->out_tail || !w->rbuf || moted__loop_init(&w->loop, setsize) ||
-        moted__router_init_worker(w))
+        moted__router_init_worker(w) || moted__store_worker_init(w))
         return -1;
     w->loop.before_sleep = before_sleep;
     w->loop.before_sleep_data = w;
@@ -251,6 +270,7 @@ void moted__worker_free(struct moted_worker *w)
             post_free(p);
         }
     moted__router_free_worker(w);
+    moted__store_worker_free(w);
     moted__free(w->out_head);
     moted__free(w->out_tail);
     moted__free(w->rbuf);

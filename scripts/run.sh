@@ -6,6 +6,7 @@
 #   mote_ca.h the CA as a C header a device compiles in (mote certs embed)
 #   passwd    a password file with user "device" and a generated password (device.password)
 #   moted.conf
+#   moted.db  the store: sessions, queued and retained messages (SQLite, docs/persistence.md)
 # then starts moted with plain MQTT on 127.0.0.1:1883 (anonymous, this machine only), TLS with a
 # password on 8883 and mutual TLS (a client certificate: mote certs device NAME) on 8884.
 # MOTED_CONFIG=FILE runs moted with that file instead; extra arguments go to moted.
@@ -66,6 +67,11 @@ use_identity_as_username true
 allow_anonymous false
 
 password_file $data/passwd
+
+# Sessions, queued messages and retained messages survive restarts and crashes
+# (docs/persistence.md): every acknowledged message is on disk before its acknowledgement.
+persistence true
+persistence_location $data/
 CONF
 
 fingerprint=$(openssl x509 -noout -fingerprint -sha256 -in "$data/certs/ca.crt" | cut -d= -f2)

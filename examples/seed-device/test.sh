@@ -56,6 +56,7 @@ certfile $work/good/server.crt
 keyfile $work/good/server.key
 listener $plain_port 127.0.0.1
 allow_anonymous true
+persistence_location $work/
 EOF
 "$moted" -c moted.conf >moted.log 2>&1 &
 pids+=($!)

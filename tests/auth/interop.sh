@@ -75,6 +75,7 @@ start_broker() {
     rm -f "$work/broker.log"
     {
         echo "listener $port 127.0.0.1"
+        echo "persistence false"
         # As root, mosquitto would become user "mosquitto", who cannot read our 0600 files.
         [ "$kind" = mosquitto ] && [ "$(id -u)" = 0 ] && echo "user root"
         echo "password_file $2"

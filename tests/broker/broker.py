@@ -95,7 +95,10 @@ class Broker:
         # A port found free can be taken before the broker binds it: retry a few times.
         for _ in range(3):
             self.port = self.fixed_port or free_port()
-            text = self.template.format(port=self.port)
+            text = self.template.format(port=self.port, dir=self.dir)
+            if os.environ.get("MOTE_TEST_PERSIST") == "1":  # the whole suite with the store on
+                text = text.replace("persistence false\n",
+                                    "persistence true\npersistence_location %s/\n" % self.dir)
             _check_loopback_only(text)
             with open(self.conf_path, "w") as f:
                 f.write(text)
@@ -153,6 +156,28 @@ class Broker:
             elif self.proc.returncode not in (0, None):
                 problem = "broker exited with status %s\n%s" % (self.proc.returncode, tail)
         return problem
+
+    def restart(self, kill=False):
+        """Stops the broker (SIGKILL when kill, else SIGTERM) and starts it again on the same
+        port with the same folder, so a store in {dir} is read again. Open sockets are closed."""
+        if kill:
+            for s in self.socks:
+                s.close()
+            self.socks = []
+            if self.proc and self.proc.poll() is None:
+                self.proc.kill()
+                self.proc.wait(5)
+            _unregister(self)
+        else:
+            problem = self.stop()
+            if problem:
+                raise AssertionError(problem)
+        fixed = self.fixed_port
+        self.fixed_port = self.port
+        try:
+            self.start()
+        finally:
+            self.fixed_port = fixed
 
     def alive(self):
         return self.proc is not None and self.proc.poll() is None
