@@ -314,6 +314,19 @@ int main(int argc, char **argv)
     }
     if (moted__store_restore(&b, err, sizeof err)) {
         moted__log(MOTED_LOG_ERROR, "%s", err);
+        for (int w = 0; w < b.worker_count; w++)
+            moted__worker_free(&b.workers[w]);
+        for (size_t i = 0; i < b.listener_count; i++) {
+            for (int w = 0; w < b.worker_count; w++)
+                close(b.listeners[i].fds[w]);
+            moted__free(b.listeners[i].fds);
+            moted__tls_listener_free(&b.listeners[i]);
+        }
+        moted__free(b.listeners);
+        moted__free(b.workers);
+        moted__store_close(&b);
+        moted__config_free(&b.cfg);
+        moted__log_close();
         return 1;
     }
 

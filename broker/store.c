@@ -916,7 +916,38 @@ struct restore {
     struct rsub *subs;
     size_t nsubs;
     size_t queued, inflight, rerouted, retained, dropped;
+    char bad[200]; /* a row that cannot be what moted wrote: the store is damaged */
 };
+
+/* Records the first impossible row; the restore then fails with the recovery advice. */
+static int bad_row(struct restore *r, const char *table, sqlite3_int64 key, const char *what)
+{
+    if (!r->bad[0])
+        snprintf(r->bad, sizeof r->bad, "row %lld of table %s %s", (long long)key, table, what);
+    return -1;
+}
+
+/* Whether a stored message would make a valid 5.0 PUBLISH (topic name, properties, QoS): what
+ * goes to clients is checked by the codec that checks what comes from them. */
+static int msg_valid(const struct moted_msg *m)
+{
+    struct mote_packet p = {.type = MOTE_PUBLISH}, back;
+    uint8_t *buf;
+    size_t size, n = 0;
+    int ok;
+    if (m->qos > 2)
+        return 0;
+    p.u.publish.qos = m->qos;
+    p.u.publish.packet_id = m->qos ? 1 : 0;
+    p.u.publish.topic = (struct mote_slice){moted__msg_topic(m), m->topic_len};
+    p.u.publish.props.raw = (struct mote_slice){moted__msg_props(m), m->props_len};
+    if (mote_codec_size(&p, MOTE_V5, &size) != MOTE_OK || !(buf = moted__malloc(size)))
+        return 0;
+    ok = mote_codec_encode(&p, MOTE_V5, buf, size, &n) == MOTE_OK &&
+         mote_codec_decode(buf, n, MOTE_V5, &back) == MOTE_OK;
+    moted__free(buf);
+    return ok;
+}
 
 static int cmp_rmsg(const void *key, const void *elem)
 {
@@ -1010,8 +1041,16 @@ static int load_msgs(struct restore *r)
         x->id = (uint64_t)sqlite3_column_int64(q, 0);
         x->src = sqlite3_column_type(q, 1) == SQLITE_NULL ? -1 : sqlite3_column_int(q, 1);
         x->m = msg_from_row(r, q, 6, 3, 4, 5);
-        if (!x->m)
+        if (!x->m) {
+            if (sqlite3_column_bytes(q, 6) > 65535)
+                bad_row(r, "msgs", (sqlite3_int64)x->id, "has a topic over 65535 bytes");
             goto oom;
+        }
+        if (!msg_valid(x->m) || x->m->retain > 1) {
+            moted__free(x->m);
+            bad_row(r, "msgs", (sqlite3_int64)x->id, "is not a valid message");
+            goto oom;
+        }
         atomic_store(&x->m->store_id, x->id);
         x->origin_len = (size_t)sqlite3_column_bytes(q, 2);
         if (x->origin_len) {
@@ -1072,7 +1111,13 @@ static int load_sessions(struct restore *r)
         struct moted_worker *w = &r->b->workers[home];
         struct moted_session *s = moted__sessions_find(w, id ? id : (const uint8_t *)"", len);
         uint64_t left_ms = 0;
+        int version = sqlite3_column_int(q, 2);
 
+        if ((version != MOTE_V31 && version != MOTE_V311 && version != MOTE_V5) || !id ||
+            len > 65535 || expiry == 0) {
+            rc = bad_row(r, "sessions", (sqlite3_int64)sid, "is not a valid session");
+            break;
+        }
         if (expiry != 0xFFFFFFFFu) {
             /* Expiry counts from the disconnect; for a session online at a crash, from now. */
             int64_t end = (since ? since : r->now_wall) + (int64_t)expiry * 1000;
@@ -1099,7 +1144,7 @@ static int load_sessions(struct restore *r)
             break;
         }
         s->sid = sid;
-        s->version = (uint8_t)sqlite3_column_int(q, 2);
+        s->version = (uint8_t)version;
         s->expiry_interval = expiry;
         s->window = 65535; /* until the client says (resend_marked honours the real one) */
         s->will_timer.kind = MOTED_TIMER_WILL;
@@ -1149,8 +1194,13 @@ static int load_subs(struct restore *r)
             .retain_as_published = opt >> 3 & 1,
             .retain_handling = opt >> 4 & 3,
         };
-        if (!s || !f || mote_topic_check_filter(f, len) != MOTE_OK)
+        if (!s)
             continue; /* an orphan (its session's delete came first): collected below */
+        if (!f || mote_topic_check_filter(f, len) != MOTE_OK || (opt & 3) > 2 ||
+            (opt >> 4 & 3) > 2 || opt >> 6) {
+            bad_row(r, "subs", sqlite3_column_int64(q, 0), "is not a valid subscription");
+            goto oom;
+        }
         if (moted__router_subscribe(s, &sub, (uint32_t)sqlite3_column_int64(q, 3)) < 0)
             goto oom;
         atomic_fetch_add(&r->b->durable_subs, 1);
@@ -1186,7 +1236,13 @@ static int load_qos2(struct restore *r)
         return -1;
     while (sqlite3_step(q) == SQLITE_ROW) {
         struct moted_session *s = find_sess(r, (uint64_t)sqlite3_column_int64(q, 0));
-        if (s && moted__session_qos2_add(s, (uint16_t)sqlite3_column_int(q, 1))) {
+        int pid = sqlite3_column_int(q, 1);
+        if (pid < 1 || pid > 65535) {
+            bad_row(r, "qos2_in", sqlite3_column_int64(q, 0), "has an invalid packet id");
+            sqlite3_finalize(q);
+            return -1;
+        }
+        if (s && moted__session_qos2_add(s, (uint16_t)pid)) {
             sqlite3_finalize(q);
             return -1;
         }
@@ -1237,13 +1293,18 @@ static int load_queue(struct restore *r)
         uint8_t nsub = (uint8_t)(nb / sizeof sub_ids[0] > MOTED_MAX_SUB_IDS
                                      ? MOTED_MAX_SUB_IDS
                                      : nb / sizeof sub_ids[0]);
-        int expired = 0;
+        int expired = 0, qos = sqlite3_column_int(q, 3), pid = sqlite3_column_int(q, 5);
+        if (qos < 1 || qos > 2 || state > OUT_WAIT_PUBCOMP || (state && (pid < 1 || pid > 65535)) ||
+            (state == OUT_WAIT_PUBACK && qos != 1) || (state > OUT_WAIT_PUBACK && qos != 2)) {
+            rc = bad_row(r, "queue", (sqlite3_int64)row, "is not a valid delivery");
+            break;
+        }
         if (nsub)
             memcpy(sub_ids, sqlite3_column_blob(q, 7), nsub * sizeof sub_ids[0]);
         if (x)
             moted__msg_expiry_left(x->m, r->now, &expired);
         /* Orphans and the expired go; a PUBREL to send needs only its packet id. */
-        if (!s || state > OUT_WAIT_PUBCOMP || (state != OUT_WAIT_PUBCOMP && (!x || expired))) {
+        if (!s || (state != OUT_WAIT_PUBCOMP && (!x || expired))) {
             rc = exec_sid(r->st, "DELETE FROM queue WHERE id = ?1", row) == SQLITE_OK ? 0 : -1;
             r->dropped++;
             continue;
@@ -1371,7 +1432,10 @@ static int load_retained(struct restore *r)
     while (sqlite3_step(q) == SQLITE_ROW) {
         struct moted_msg *m = msg_from_row(r, q, 2, 0, -1, 1);
         int expired;
-        if (!m) {
+        if (!m || !msg_valid(m)) {
+            if (m || sqlite3_column_bytes(q, 2) > 65535)
+                bad_row(r, "retained", 0, "is not a valid message");
+            moted__free(m);
             sqlite3_finalize(q);
             return -1;
         }
@@ -1442,7 +1506,11 @@ int moted__store_restore(struct moted_broker *b, char *err, size_t errlen)
         rc = sqlite3_exec(st->db, ddl, NULL, NULL, NULL) == SQLITE_OK ? 0 : -1;
     if (rc == 0)
         rc = run(st->st[ST_COMMIT]) == SQLITE_OK ? 0 : -1;
-    if (rc) {
+    if (rc && r.bad[0]) {
+        recovery_help(err, errlen, st->path, r.bad);
+        if (!sqlite3_get_autocommit(st->db))
+            run(st->st[ST_ROLLBACK]);
+    } else if (rc) {
         snprintf(err, errlen, "store %s: cannot restore from it: %s", st->path,
                  sqlite3_errmsg(st->db));
         if (!sqlite3_get_autocommit(st->db))

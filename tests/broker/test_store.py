@@ -432,3 +432,33 @@ def test_full_disk_refuses_and_keeps_what_was_acknowledged():
             got += 1
         # A message whose commit failed and was never acknowledged may or may not be there.
         assert sqlite3.connect(_db(b)).execute("PRAGMA integrity_check").fetchone() == ("ok",)
+
+
+@known_mosquitto_difference(MOTED_ONLY)
+def test_impossible_rows_refused():
+    """A store that reads as SQLite but holds what moted never writes (a QoS 7 delivery, a
+    message whose properties do not parse, a topic with a wildcard): refused, with the row named,
+    never sent to clients."""
+    bad = [
+        "UPDATE queue SET qos = 7",
+        "UPDATE msgs SET props = x'26ff'",
+        "UPDATE msgs SET topic = CAST('q/#' AS BLOB)",
+        "UPDATE sessions SET version = 9",
+    ]
+    for change in bad:
+        with Broker(STORE) as b:
+            _persistent_sub(b, "sub", "q/#")
+            _pub_acked(b, "pub", "q/a", [b"m"])
+        db = sqlite3.connect(_db(b))
+        db.execute(change)
+        db.commit()
+        db.close()
+        try:
+            b.start()
+        except AssertionError:
+            pass
+        else:
+            b.stop()
+            raise AssertionError("moted started after: %s" % change)
+        log = b.log_tail()
+        assert "is not a valid" in log and ".recover" in log, (change, log)
