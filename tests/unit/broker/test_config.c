@@ -127,6 +127,38 @@ static void no_listener_means_loopback_1883(void **state)
     assert_int_equal((int)moted__mem_used(), 0);
 }
 
+static void persistence_on_by_default_and_fsync_policy(void **state)
+{
+    struct moted_config cfg;
+    char err[256] = "";
+    (void)state;
+    assert_int_equal(parse(&cfg, "", err), 0);
+    assert_int_equal(cfg.persistence, 1);             /* durable by default (issue 7) */
+    assert_int_equal(cfg.persistence_fsync_period, 0); /* fsync every commit */
+    moted__config_free(&cfg);
+    assert_int_equal(parse(&cfg, "persistence_fsync periodic 5\n", err), 0);
+    assert_int_equal(cfg.persistence_fsync_period, 5);
+    moted__config_free(&cfg);
+    assert_int_equal(parse(&cfg, "persistence_fsync periodic 5\npersistence_fsync always\n", err),
+                     0);
+    assert_int_equal(cfg.persistence_fsync_period, 0);
+    moted__config_free(&cfg);
+    static const char *const bad[] = {"persistence_fsync sometimes\n",
+                                      "persistence_fsync periodic\n",
+                                      "persistence_fsync periodic 0\n",
+                                      "persistence_fsync periodic 5s\n",
+                                      "persistence_fsync always 3\n"};
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        assert_int_equal(parse(&cfg, bad[i], err), -1);
+        assert_string_equal(err, "t.conf:1: persistence_fsync must be 'always' or 'periodic "
+                                 "SECONDS' (1-3600)");
+        moted__config_free(&cfg);
+    }
+    assert_int_equal(parse(&cfg, "autosave_interval 1800\n", err), -1);
+    assert_string_equal(err, "t.conf:1: moted writes every acknowledged message as it happens");
+    moted__config_free(&cfg);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -136,6 +168,7 @@ int main(void)
         cmocka_unit_test(bad_values_are_errors),
         cmocka_unit_test(per_listener_allow_anonymous),
         cmocka_unit_test(no_listener_means_loopback_1883),
+        cmocka_unit_test(persistence_on_by_default_and_fsync_policy),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
