@@ -92,6 +92,7 @@ struct options {
     int tls_version; /* 12, 13, or 0: the broker's choice */
     int tls_resume, tls_no_ticket, tls_pin;
     int procs; /* processes sharing the --connect-rate churn */
+    int persistent_subs; /* subscribers keep a session (the broker stores their queues) */
 };
 
 /* What one subscriber has seen of one publisher. */
@@ -430,8 +431,17 @@ static void send_connect(struct conn *c)
     char id[48];
     struct mote_packet p = {.type = MOTE_CONNECT};
     int n = snprintf(id, sizeof id, "mb%08" PRIx32 "-%c%d", run_id, tag[c->role], c->index);
+    struct mote_prop expiry = {.id = MOTE_PROP_SESSION_EXPIRY, .v.num = 3600};
     p.u.connect.version = opt.version;
     p.u.connect.clean_start = 1;
+    if (opt.persistent_subs && c->role == ROLE_SUB) {
+        /* A session the broker keeps: 3.1.1 clean session 0, 5.0 one hour of expiry. */
+        p.u.connect.clean_start = 0;
+        if (opt.version == MOTE_V5) {
+            p.u.connect.props.list = &expiry;
+            p.u.connect.props.count = 1;
+        }
+    }
     p.u.connect.keep_alive = (uint16_t)opt.keepalive;
     p.u.connect.client_id = (struct mote_slice){(const uint8_t *)id, (size_t)n};
     queue_packet(c, &p);
@@ -1496,6 +1506,9 @@ static void usage(FILE *f)
             "                       without verifying the chain again (saves the load\n"
             "                       generator one ECDSA verification per handshake)\n"
             "  --procs N            --connect-rate from N processes (1)\n"
+            "  --persistent-subs    subscribers keep their session (clean session 0; 5.0:\n"
+            "                       session expiry 3600 s), so a broker with persistence stores\n"
+            "                       what it queues and sends them\n"
             "  --json               one JSON object on stdout\n"
             "  --free-port          print a free TCP port on 127.0.0.1 and exit\n"
             "  --help\n",
@@ -1560,6 +1573,7 @@ static void parse_options(int argc, char **argv)
         O_TLS_RESUME,
         O_TLS_NO_TICKET,
         O_TLS_PIN,
+        O_PERSISTENT_SUBS,
         O_PROCS,
         O_FREE_PORT,
         O_HELP,
@@ -1586,6 +1600,7 @@ static void parse_options(int argc, char **argv)
         {"tls-no-ticket", no_argument, NULL, O_TLS_NO_TICKET},
         {"tls-pin", no_argument, NULL, O_TLS_PIN},
         {"procs", required_argument, NULL, O_PROCS},
+        {"persistent-subs", no_argument, NULL, O_PERSISTENT_SUBS},
         {"free-port", no_argument, NULL, O_FREE_PORT},
         {"help", no_argument, NULL, O_HELP},
         {NULL, 0, NULL, 0},
@@ -1679,6 +1694,9 @@ static void parse_options(int argc, char **argv)
             break;
         case O_TLS_PIN:
             opt.tls_pin = 1;
+            break;
+        case O_PERSISTENT_SUBS:
+            opt.persistent_subs = 1;
             break;
         case O_PROCS:
             opt.procs = (int)parse_long(optarg, "--procs", 1, MAX_PROCS);

@@ -50,6 +50,10 @@ workloads=(
     "qos0-fanin|QoS 0 fan-in 4 to 1|--pubs 4 --subs 1 --qos 0 --topic-mode fanin --size 64 --rate 0 --window 200 --duration $duration|delivered_per_s:+ msgs_per_cpu_s:+ lost:-"
     "fanout-100|QoS 0 fan-out 1 to 100|--pubs 1 --subs 100 --qos 0 --topic-mode fanout --size 64 --rate 0 --window 100 --duration $duration|delivered_per_s:+ msgs_per_cpu_s:+ lost:-"
     "qos1-fanin|QoS 1 fan-in 4 to 1|--pubs 4 --subs 1 --qos 1 --topic-mode fanin --size 64 --rate 0 --window 200 --duration $duration|delivered_per_s:+ msgs_per_cpu_s:+ lost:- duplicates:-"
+    # Durability: the same fan-in to a persistent session, persistence on in both brokers. moted
+    # writes every message and its delivery before the PUBACK (fsync every commit, its default);
+    # mosquitto keeps them in memory until its autosave (every 1800 s by default).
+    "qos1-durable|QoS 1 fan-in 4 to 1, persistent subscriber, persistence on|--pubs 4 --subs 1 --qos 1 --topic-mode fanin --size 64 --rate 0 --window 200 --persistent-subs --duration $duration|delivered_per_s:+ msgs_per_cpu_s:+ lost:- duplicates:-"
     "latency-10k|latency at 10k msgs/s (QoS 0, 4 to 1)|--pubs 4 --subs 1 --qos 0 --topic-mode fanin --size 64 --rate 10000 --duration $duration|lat_p99_us:- lat_p50_us:- msgs_per_cpu_s:+ delivered_per_s:+"
     "idle-$idle|$idle idle connections|--idle $idle --duration 2|rss_per_idle_conn_bytes:- broker_cpu_per_connect_us:- idle_connects_per_s:+"
     "fleet-$fleet|fleet: $fleet clients x 1 msg/s (QoS 1, 32 B)|--pubs $fleet --subs 1 --qos 1 --topic-mode fleet --size 32 --duration $fleet_duration|msgs_per_cpu_s:+ lat_p99_us:- lost:-"
@@ -216,8 +220,15 @@ run_one() {
         port=$("$LOADGEN" --free-port)
         {
             printf 'listener %s 127.0.0.1\nallow_anonymous true\n' "$port"
-            # Mosquitto's default: persistence false. The qos1-durable workload turns it on.
-            [[ -z ${BENCH_PERSIST:-} ]] && printf 'persistence false\n'
+            # Mosquitto's default: persistence false. The durable workloads turn it on, with a
+            # fresh store per run (mosquitto started as root runs as root to write it).
+            if [[ $wl == *durable* ]]; then
+                rm -rf "$base.store" && mkdir -p "$base.store"
+                printf 'persistence true\npersistence_location %s/\n' "$base.store"
+                [[ $name == mosquitto && $(id -u) == 0 ]] && printf 'user root\n'
+            else
+                printf 'persistence false\n'
+            fi
             ((tls)) && printf 'certfile %s\nkeyfile %s\n' "$certs/server.pem" "$certs/server.key"
             [[ -n ${BENCH_CONF_EXTRA:-} ]] && printf '%b\n' "$BENCH_CONF_EXTRA"
             [[ $name == mosquitto && -n ${MOSQUITTO_CONF_EXTRA:-} ]] && printf '%b\n' "$MOSQUITTO_CONF_EXTRA"

@@ -249,7 +249,7 @@ struct moted_addr {
     uint8_t family; /* AF_INET or AF_INET6; 0 unknown */
 };
 
-enum moted_timer_kind { MOTED_TIMER_CONN, MOTED_TIMER_WILL, MOTED_TIMER_EXPIRY, MOTED_TIMER_STORE };
+enum moted_timer_kind { MOTED_TIMER_CONN, MOTED_TIMER_WILL, MOTED_TIMER_EXPIRY };
 
 /* Topics a 5.0 client set for aliases 1..MOTED_TOPIC_ALIAS_MAX. */
 struct moted_aliases {
@@ -392,26 +392,32 @@ void moted__router_retain(struct moted_worker *w, struct moted_msg *m);
 /* ---------------------------------------------------------------------------------------------
  * The store (store.c): SQLite in WAL mode, so nothing acknowledged is lost
  *
- * A worker records what must outlive a crash as operations in its batch during a loop turn, and
- * commits the batch in one transaction before its posts and its output leave (before_sleep):
- * an acknowledgement never leaves before what it acknowledges is on disk. A connection whose
- * output depends on an operation carries the batch's number (hold_seq) and is not flushed
- * until that batch committed; when a commit fails (a full disk) the batch is kept, retried
- * every second, and only the connections that wait for it stall. docs/persistence.md.
+ * A worker records what must outlive a crash as operations in its batch during a loop turn and
+ * hands the batch to the store thread at the end of the turn; the store thread writes the
+ * batches of all workers in one transaction. A connection whose output depends on an operation
+ * carries the batch's number (hold_seq) and is not flushed before that batch is on disk: an
+ * acknowledgement never leaves before what it acknowledges. When a commit fails (a full disk)
+ * the batches are kept and retried every second, and the clients that waited are told.
+ * docs/persistence.md.
  * ------------------------------------------------------------------------------------------- */
 
 struct moted_store;
 
 struct moted_batch {
-    uint8_t *buf; /* operations of this turn (struct store_op records, store.c) */
+    uint8_t *buf; /* operations being recorded (struct store_op records, store.c) */
     size_t len, cap;
+    uint8_t *sbuf; /* the batch handed to the store thread (one in flight per worker) */
+    size_t slen, scap;
     uint64_t seq;       /* number of the batch being filled */
-    uint64_t committed; /* the last batch on disk */
+    uint64_t submitted; /* number of the batch in sbuf, 0: none */
+    uint64_t committed; /* the last batch on disk, as this worker knows it */
+    _Atomic uint64_t done; /* set by the store thread when `submitted` is on disk */
+    int pending;        /* under the store's lock: sbuf waits for the store thread */
+    int cancelled;      /* the store thread marked sbuf's cancelling pairs */
     uint64_t *routed;   /* per source worker: the newest stored message of it matched here */
-    uint64_t *routed_done; /* ... as the store knows it */
-    int failing;        /* the last commit failed: held output waits, publishes are refused */
-    struct moted_timer retry;
-    uint64_t next_fsync_ms; /* persistence_fsync periodic: when the next checkpoint is due */
+    uint64_t *routed_sub, *routed_done; /* ... as submitted, as on disk */
+    uint64_t *ht;       /* store thread: scratch table for cancelling pairs */
+    size_t ht_cap;
 };
 
 /* Opens (or creates) the store and checks it; before the workers exist. 0, or -1 with err. */
@@ -423,11 +429,15 @@ int moted__store_worker_init(struct moted_worker *w);
 void moted__store_worker_free(struct moted_worker *w);
 /* Makes w's batch the one this thread's message frees report to (NULL: none, at shutdown). */
 void moted__store_bind(struct moted_worker *w);
-/* Commits w's batch. 0, or -1 when it failed (kept for a retry). */
+/* Starts the store thread (after the restore). */
+int moted__store_start(struct moted_broker *b);
+/* Hands w's batch to the store thread when none of w's is in flight; takes back a finished one. */
 int moted__store_commit(struct moted_worker *w);
+/* Commits everything w recorded and waits for it (a worker stopping). -1 if the store fails. */
+int moted__store_sync(struct moted_worker *w);
 /* 1 while a connection's output must wait for the store. */
 static inline int moted__store_holds(const struct moted_conn *c);
-/* 1 when the store cannot write (new QoS 1/2 messages are refused). */
+/* 1 while the store cannot write (new QoS 1/2 messages are refused). */
 int moted__store_failing(const struct moted_worker *w);
 
 /* What must be written: each records an operation in the owner worker's batch. */
@@ -537,6 +547,8 @@ void moted__worker_free(struct moted_worker *w);
 /* Queues a post for worker `to` (sent when this turn ends). Takes ownership of p. */
 void moted__worker_post(struct moted_worker *from, int to, struct moted_post *p);
 int moted__worker_start(struct moted_worker *w);
+/* Accepts on listening socket `listener` (its fd for this worker exists now). */
+int moted__worker_listen(struct moted_worker *w, size_t listener);
 
 struct moted_broker {
     struct moted_config cfg; /* as started: listeners and workers come from here */

@@ -199,10 +199,8 @@ void moted__conn_close(struct moted_conn *c, const char *why)
                    "connection from %s closed: %s", moted__peer(c), why);
     moted__loop_del(&w->loop, c->fd, MOTED_READABLE | MOTED_WRITABLE);
     moted__timer_cancel(&w->loop, &c->ka_timer);
-    /* One last try at what is queued (a CONNACK before a DISCONNECT in the same read); what
-     * acknowledges a write goes only once the write is on disk. */
-    if (c->wlen > c->woff && moted__store_holds(c))
-        moted__store_commit(w);
+    /* One last try at what is queued (a CONNACK before a DISCONNECT in the same read), unless
+     * it acknowledges writes not yet on disk: then it is not sent (the client sends again). */
     if (c->wlen > c->woff && !moted__tls_handshaking(c) && !moted__store_holds(c))
         (void)c->tp->write(c, c->wbuf + c->woff, c->wlen - c->woff);
     c->tp->close(c);

@@ -274,19 +274,6 @@ int main(int argc, char **argv)
             setrlimit(RLIMIT_NOFILE, &rl);
         }
     }
-    for (size_t i = 0; i < b.listener_count; i++) {
-        b.listeners[i].fds = moted__calloc((size_t)b.worker_count, sizeof(int));
-        if (!b.listeners[i].fds)
-            return 4;
-        for (int w = 0; w < b.worker_count; w++) {
-            err[0] = 0;
-            b.listeners[i].fds[w] = listen_on(b.listeners[i].cfg, err, sizeof err);
-            if (b.listeners[i].fds[w] < 0) {
-                moted__log(MOTED_LOG_ERROR, "%s", err);
-                return 1;
-            }
-        }
-    }
 
     /* Signals go to the main thread only; workers inherit the mask. */
     sigemptyset(&sigs);
@@ -312,22 +299,33 @@ int main(int argc, char **argv)
                 return 1;
             }
     }
-    if (moted__store_restore(&b, err, sizeof err)) {
+    if (moted__store_restore(&b, err, sizeof err) || moted__store_start(&b)) {
         moted__log(MOTED_LOG_ERROR, "%s", err);
         for (int w = 0; w < b.worker_count; w++)
             moted__worker_free(&b.workers[w]);
-        for (size_t i = 0; i < b.listener_count; i++) {
-            for (int w = 0; w < b.worker_count; w++)
-                close(b.listeners[i].fds[w]);
-            moted__free(b.listeners[i].fds);
+        for (size_t i = 0; i < b.listener_count; i++)
             moted__tls_listener_free(&b.listeners[i]);
-        }
         moted__free(b.listeners);
         moted__free(b.workers);
         moted__store_close(&b);
         moted__config_free(&b.cfg);
         moted__log_close();
         return 1;
+    }
+
+    /* Listen only now: a broker that refuses its store never looks started. */
+    for (size_t i = 0; i < b.listener_count; i++) {
+        b.listeners[i].fds = moted__calloc((size_t)b.worker_count, sizeof(int));
+        if (!b.listeners[i].fds)
+            return 4;
+        for (int w = 0; w < b.worker_count; w++) {
+            err[0] = 0;
+            b.listeners[i].fds[w] = listen_on(b.listeners[i].cfg, err, sizeof err);
+            if (b.listeners[i].fds[w] < 0 || moted__worker_listen(&b.workers[w], i)) {
+                moted__log(MOTED_LOG_ERROR, "%s", err[0] ? err : strerror(errno));
+                return 1;
+            }
+        }
     }
 
     for (size_t i = 0; i < b.listener_count; i++) {
@@ -382,7 +380,7 @@ int main(int argc, char **argv)
     for (int w = 0; w < b.worker_count; w++) {
         moted__store_bind(&b.workers[w]);
         moted__conn_close_all(&b.workers[w]);
-        moted__store_commit(&b.workers[w]);
+        moted__store_sync(&b.workers[w]);
         moted__store_bind(NULL);
     }
     for (int w = 0; w < b.worker_count; w++)

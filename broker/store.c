@@ -113,8 +113,13 @@ static const char *const sql[ST_COUNT] = {
 };
 
 struct moted_store {
-    sqlite3 *db;
-    pthread_mutex_t lock; /* one writer at a time: SQLite has one anyway */
+    sqlite3 *db;          /* the store thread's alone once it runs */
+    pthread_t thread;
+    int running, stop;    /* stop: under lock */
+    pthread_mutex_t lock; /* guards the batches' pending flags and stop */
+    pthread_cond_t cond;  /* wakes the store thread */
+    pthread_cond_t done_cond; /* a commit ended (moted__store_sync waits for it) */
+    atomic_int failing;
     sqlite3_stmt *st[ST_COUNT];
     char path[PATH_MAX];
     int fsync_periodic;   /* 0: every commit is synced (always) */
@@ -140,7 +145,7 @@ enum op_kind {
 
 /* One recorded write; len1 + len2 bytes follow it (client id and user name, or a filter). */
 struct store_op {
-    uint8_t kind, qos, retain, state, nsub, version;
+    uint8_t kind, qos, retain, state, nsub, version, skip;
     uint16_t packet_id;
     uint32_t num;  /* session expiry, subscription options */
     uint32_t num2; /* subscription identifier */
@@ -398,7 +403,8 @@ void moted__store_queue_set(struct moted_session *s, uint64_t row, uint16_t pack
     o->id = row;
     o->packet_id = packet_id;
     o->state = state;
-    hold(s);
+    if (state != OUT_WAIT_PUBACK) /* QoS 2: its packet id and state are on disk first */
+        hold(s);
 }
 
 void moted__store_queue_del(struct moted_session *s, uint64_t row)
@@ -439,6 +445,8 @@ void moted__store_retained(struct moted_worker *w, struct moted_msg *m)
     o->when = expire_wall(m);
     o->m = m;
     moted__msg_ref(m);
+    if (m->origin) /* the publisher's PUBACK waits for it (a session of this worker) */
+        hold((struct moted_session *)m->origin);
 }
 
 void moted__store_msg_gone(uint64_t id)
@@ -583,104 +591,246 @@ static const char *failure_advice(int rc)
     }
 }
 
-static int commit(struct moted_worker *w, int retry);
-
-int moted__store_commit(struct moted_worker *w)
+/*
+ * Writes that cancel out: a delivery row put and deleted in the same batch (a subscriber that
+ * acknowledged while the previous commit was on its way to the disk), a message row put and
+ * deleted (nobody holds it any more), and updates of such rows. They are marked and skipped,
+ * so a broker whose subscribers keep up writes little more than the messages in flight.
+ */
+static void cancel_pairs(struct moted_batch *bt, uint8_t *buf, size_t len)
 {
-    return commit(w, 0);
+    size_t n = 0, cap, off;
+    for (off = 0; off < len; off += OP_SIZE((struct store_op *)(buf + off)))
+        n++;
+    for (cap = 16; cap < n * 2; cap *= 2)
+        ;
+    if (cap > bt->ht_cap) {
+        uint64_t *t = moted__realloc(bt->ht, cap * 2 * sizeof *t);
+        if (!t)
+            return; /* no cancelling this time: every write is done */
+        bt->ht = t;
+        bt->ht_cap = cap;
+    }
+    memset(bt->ht, 0, cap * 2 * sizeof *bt->ht);
+    /* key: row id, or message id | 1 << 63; value: the put's offset + 1 */
+    for (off = 0; off < len; off += OP_SIZE((struct store_op *)(buf + off))) {
+        struct store_op *o = (struct store_op *)(buf + off);
+        uint64_t key, h;
+        int is_put = o->kind == OP_QPUT || o->kind == OP_MSG;
+        if (!is_put && o->kind != OP_QDEL && o->kind != OP_MSG_DEL && o->kind != OP_QSET)
+            continue;
+        key = o->kind == OP_MSG || o->kind == OP_MSG_DEL ? o->id | 1ull << 63 : o->id;
+        for (h = (key * 0x9E3779B97F4A7C15ull) >> 40 & (cap - 1);; h = (h + 1) & (cap - 1)) {
+            uint64_t *slot = &bt->ht[h * 2];
+            if (slot[0] == 0) {
+                if (is_put) {
+                    slot[0] = key;
+                    slot[1] = off + 1;
+                }
+                break;
+            }
+            if (slot[0] != key)
+                continue;
+            struct store_op *put = (struct store_op *)(buf + slot[1] - 1);
+            if (o->kind == OP_QSET) { /* fold the new state into the put */
+                put->packet_id = o->packet_id;
+                put->state = o->state;
+                o->skip = 1;
+            } else if (!is_put) {
+                put->skip = 1;
+                o->skip = 1;
+            }
+            break;
+        }
+    }
 }
 
-/* A failing store is tried again once a second (retry: the timer), not at every loop turn. */
-static int commit(struct moted_worker *w, int retry)
+/* Applies one worker's submitted batch inside the store thread's transaction. */
+static int apply_batch(struct moted_store *st, struct moted_worker *w)
 {
-    struct moted_store *st = w->b->store;
     struct moted_batch *bt = &w->batch;
-    int rc = SQLITE_OK, dirty_routed = 0;
-    size_t off;
-
-    if (!st)
-        return 0;
-    if (bt->failing && !retry)
-        return -1;
-    for (int i = 0; i < w->b->worker_count; i++)
-        dirty_routed |= bt->routed[i] != bt->routed_done[i];
-    if (!bt->len && !dirty_routed) {
-        bt->committed = bt->seq++;
-        return 0;
+    int rc = SQLITE_OK;
+    if (!bt->cancelled) {
+        cancel_pairs(bt, bt->sbuf, bt->slen);
+        bt->cancelled = 1;
     }
-    pthread_mutex_lock(&st->lock);
-    rc = run(st->st[ST_BEGIN]);
-    for (off = 0; rc == SQLITE_OK && off < bt->len;) {
-        struct store_op *o = (struct store_op *)(bt->buf + off);
-        rc = apply(st, w, o);
+    for (size_t off = 0; rc == SQLITE_OK && off < bt->slen;) {
+        struct store_op *o = (struct store_op *)(bt->sbuf + off);
+        if (!o->skip)
+            rc = apply(st, w, o);
         off += OP_SIZE(o);
     }
     for (int i = 0; rc == SQLITE_OK && i < w->b->worker_count; i++) {
-        if (bt->routed[i] == bt->routed_done[i])
+        if (bt->routed_sub[i] == bt->routed_done[i])
             continue;
         sqlite3_stmt *q = st->st[ST_ROUTED];
         sqlite3_bind_int(q, 1, i);
         sqlite3_bind_int(q, 2, w->index);
-        sqlite3_bind_int64(q, 3, (sqlite3_int64)bt->routed[i]);
+        sqlite3_bind_int64(q, 3, (sqlite3_int64)bt->routed_sub[i]);
         rc = run(q);
     }
-    if (rc == SQLITE_OK)
-        rc = run(st->st[ST_COMMIT]);
-    if (rc != SQLITE_OK) {
-        const char *msg = sqlite3_errmsg(st->db);
-        char why[256];
-        snprintf(why, sizeof why, "%s", msg ? msg : sqlite3_errstr(rc));
-        if (!sqlite3_get_autocommit(st->db))
-            run(st->st[ST_ROLLBACK]);
+    return rc;
+}
+
+/*
+ * The store thread: takes every submitted batch, writes them all in one transaction (group
+ * commit across workers), and tells each worker. A failure keeps the batches and tries again
+ * every RETRY_MS, with one log line when it starts failing and one when it works again.
+ */
+static void *store_main(void *arg)
+{
+    struct moted_broker *b = arg;
+    struct moted_store *st = b->store;
+    struct moted_worker **take = moted__calloc((size_t)b->worker_count, sizeof *take);
+    pthread_setname_np(pthread_self(), "moted-store");
+    pthread_mutex_lock(&st->lock);
+    for (;;) {
+        int n = 0, rc;
+        for (int i = 0; i < b->worker_count; i++)
+            if (b->workers[i].batch.pending)
+                take[n++] = &b->workers[i];
+        if (!n) {
+            if (st->stop)
+                break;
+            pthread_cond_wait(&st->cond, &st->lock);
+            continue;
+        }
         pthread_mutex_unlock(&st->lock);
-        if (!bt->failing)
-            moted__log(MOTED_LOG_ERROR,
-                       "store %s: cannot commit (%s, SQLite error %d): clients waiting for it are "
-                       "disconnected unacknowledged (5.0: 0x97), new QoS 1/2 messages refused, "
-                       "retrying every second; %s",
-                       st->path, why, rc, failure_advice(rc));
-        bt->failing = 1;
-        moted__timer_set(&w->loop, &bt->retry, w->loop.now_ms + RETRY_MS);
-        return -1;
-    }
-    if (st->fsync_periodic && w->loop.now_ms >= st->next_checkpoint_ms) {
-        /* WAL with synchronous NORMAL: a checkpoint is when the data reaches the disk. */
-        sqlite3_wal_checkpoint_v2(st->db, NULL, SQLITE_CHECKPOINT_PASSIVE, NULL, NULL);
-        st->next_checkpoint_ms = w->loop.now_ms + (uint64_t)st->fsync_periodic * 1000u;
+
+        rc = take ? run(st->st[ST_BEGIN]) : SQLITE_NOMEM;
+        for (int i = 0; rc == SQLITE_OK && i < n; i++)
+            rc = apply_batch(st, take[i]);
+        if (rc == SQLITE_OK)
+            rc = run(st->st[ST_COMMIT]);
+        if (rc == SQLITE_OK && st->fsync_periodic) {
+            uint64_t now = moted__now_ms();
+            if (now >= st->next_checkpoint_ms) {
+                /* synchronous NORMAL: a checkpoint is when the data reaches the disk */
+                sqlite3_wal_checkpoint_v2(st->db, NULL, SQLITE_CHECKPOINT_PASSIVE, NULL, NULL);
+                st->next_checkpoint_ms = now + (uint64_t)st->fsync_periodic * 1000u;
+            }
+        }
+        if (rc != SQLITE_OK) {
+            char why[256];
+            snprintf(why, sizeof why, "%s", sqlite3_errmsg(st->db));
+            if (!sqlite3_get_autocommit(st->db))
+                run(st->st[ST_ROLLBACK]);
+            if (!atomic_load(&st->failing))
+                moted__log(MOTED_LOG_ERROR,
+                           "store %s: cannot commit (%s, SQLite error %d): clients waiting for it "
+                           "are disconnected unacknowledged (5.0: 0x97), new QoS 1/2 messages "
+                           "refused, retrying every second; %s",
+                           st->path, why, rc, failure_advice(rc));
+            atomic_store(&st->failing, 1);
+        } else if (atomic_exchange(&st->failing, 0)) {
+            moted__log(MOTED_LOG_NOTICE, "store %s: writing again", st->path);
+        }
+
+        pthread_mutex_lock(&st->lock);
+        for (int i = 0; i < n; i++) {
+            struct moted_batch *bt = &take[i]->batch;
+            if (rc == SQLITE_OK) {
+                bt->pending = 0;
+                memcpy(bt->routed_done, bt->routed_sub,
+                       (size_t)b->worker_count * sizeof *bt->routed_done);
+                atomic_store_explicit(&bt->done, bt->submitted, memory_order_release);
+            }
+            moted__loop_wake(&take[i]->loop); /* it flushes, or drops, what waited */
+        }
+        pthread_cond_broadcast(&st->done_cond);
+        if (rc != SQLITE_OK) {
+            if (st->stop)
+                break; /* shutting down on a failing disk: what is not written is not acked */
+            struct timespec ts;
+            clock_gettime(CLOCK_REALTIME, &ts);
+            ts.tv_sec += RETRY_MS / 1000;
+            pthread_cond_timedwait(&st->cond, &st->lock, &ts);
+        }
     }
     pthread_mutex_unlock(&st->lock);
+    moted__free(take);
+    return NULL;
+}
 
-    size_t end = bt->len;
-    for (off = 0; off < end;) {
-        struct store_op *o = (struct store_op *)(bt->buf + off);
-        struct moted_msg *m = o->m;
+/* Takes back a batch the store thread finished: its message references go now. */
+static void reap(struct moted_worker *w)
+{
+    struct moted_batch *bt = &w->batch;
+    if (!bt->submitted ||
+        atomic_load_explicit(&bt->done, memory_order_acquire) != bt->submitted)
+        return;
+    for (size_t off = 0; off < bt->slen;) {
+        struct store_op *o = (struct store_op *)(bt->sbuf + off);
         off += OP_SIZE(o);
-        moted__msg_unref(m); /* may append an OP_MSG_DEL (and move buf): kept for next time */
+        moted__msg_unref(o->m); /* may record an OP_MSG_DEL into the filling batch */
     }
-    if (bt->len > off)
-        memmove(bt->buf, bt->buf + off, bt->len - off);
-    bt->len -= off;
-    memcpy(bt->routed_done, bt->routed, (size_t)w->b->worker_count * sizeof *bt->routed);
-    if (bt->failing) {
-        moted__log(MOTED_LOG_NOTICE, "store %s: writing again", st->path);
-        bt->failing = 0;
-        moted__timer_cancel(&w->loop, &bt->retry);
+    bt->slen = 0;
+    bt->committed = bt->submitted;
+    bt->submitted = 0;
+}
+
+int moted__store_commit(struct moted_worker *w)
+{
+    struct moted_store *st = w->b->store;
+    struct moted_batch *bt = &w->batch;
+    int dirty = 0;
+    uint8_t *tmp;
+    size_t tcap;
+
+    if (!st)
+        return 0;
+    reap(w);
+    if (bt->submitted)
+        return 0; /* one batch in flight per worker: this one waits for the next turn */
+    for (int i = 0; i < w->b->worker_count; i++)
+        dirty |= bt->routed[i] != bt->routed_done[i];
+    if (!bt->len && !dirty) {
+        bt->committed = bt->seq++; /* nothing to write: nobody waits for this batch */
+        return 0;
     }
-    bt->committed = bt->seq++;
+    /* Hand the filled buffer over and fill the other one meanwhile. */
+    tmp = bt->sbuf;
+    tcap = bt->scap;
+    bt->sbuf = bt->buf;
+    bt->scap = bt->cap;
+    bt->slen = bt->len;
+    bt->buf = tmp;
+    bt->cap = tcap;
+    bt->len = 0;
+    bt->cancelled = 0;
+    memcpy(bt->routed_sub, bt->routed, (size_t)w->b->worker_count * sizeof *bt->routed);
+    bt->submitted = bt->seq++;
+    pthread_mutex_lock(&st->lock);
+    bt->pending = 1;
+    pthread_cond_signal(&st->cond);
+    pthread_mutex_unlock(&st->lock);
+    return 0;
+}
+
+int moted__store_sync(struct moted_worker *w)
+{
+    struct moted_store *st = w->b->store;
+    struct moted_batch *bt = &w->batch;
+    if (!st)
+        return 0;
+    for (int rounds = 0; rounds < 8; rounds++) { /* freeing messages may write once more */
+        moted__store_commit(w);
+        if (!bt->submitted)
+            return 0;
+        pthread_mutex_lock(&st->lock);
+        while (bt->pending && !atomic_load(&st->failing))
+            pthread_cond_wait(&st->done_cond, &st->lock);
+        pthread_mutex_unlock(&st->lock);
+        if (atomic_load(&st->failing))
+            return -1;
+        reap(w);
+    }
     return 0;
 }
 
 int moted__store_failing(const struct moted_worker *w)
 {
-    return w->b->store && w->batch.failing;
-}
-
-static void on_retry(struct moted_loop *loop, struct moted_timer *t)
-{
-    struct moted_batch *bt = moted__container_of(t, struct moted_batch, retry);
-    struct moted_worker *w = moted__container_of(bt, struct moted_worker, batch);
-    (void)loop;
-    commit(w, 1); /* on success, before_sleep flushes what was held */
+    return w->b->store && atomic_load(&w->b->store->failing);
 }
 
 void moted__store_bind(struct moted_worker *w)
@@ -692,25 +842,45 @@ int moted__store_worker_init(struct moted_worker *w)
 {
     struct moted_batch *bt = &w->batch;
     bt->seq = 1;
-    bt->retry.kind = MOTED_TIMER_STORE;
-    moted__loop_on_timer(&w->loop, MOTED_TIMER_STORE, on_retry);
+    atomic_init(&bt->done, 0);
     bt->routed = moted__calloc((size_t)w->b->worker_count, sizeof *bt->routed);
+    bt->routed_sub = moted__calloc((size_t)w->b->worker_count, sizeof *bt->routed_sub);
     bt->routed_done = moted__calloc((size_t)w->b->worker_count, sizeof *bt->routed_done);
-    return bt->routed && bt->routed_done ? 0 : -1;
+    return bt->routed && bt->routed_sub && bt->routed_done ? 0 : -1;
+}
+
+static void drop_refs(uint8_t *buf, size_t len)
+{
+    for (size_t off = 0; off < len;) {
+        struct store_op *o = (struct store_op *)(buf + off);
+        off += OP_SIZE(o);
+        moted__msg_unref(o->m);
+    }
 }
 
 void moted__store_worker_free(struct moted_worker *w)
 {
     struct moted_batch *bt = &w->batch;
-    for (size_t off = 0; off < bt->len;) { /* a batch that never committed: drop its refs */
-        struct store_op *o = (struct store_op *)(bt->buf + off);
-        moted__msg_unref(o->m);
-        off += OP_SIZE(o);
-    }
+    drop_refs(bt->sbuf, bt->slen); /* batches that never committed */
+    drop_refs(bt->buf, bt->len);
     moted__free(bt->buf);
+    moted__free(bt->sbuf);
+    moted__free(bt->ht);
     moted__free(bt->routed);
+    moted__free(bt->routed_sub);
     moted__free(bt->routed_done);
     memset(bt, 0, sizeof *bt);
+}
+
+int moted__store_start(struct moted_broker *b)
+{
+    struct moted_store *st = b->store;
+    if (!st)
+        return 0;
+    if (pthread_create(&st->thread, NULL, store_main, b))
+        return -1;
+    st->running = 1;
+    return 0;
 }
 
 /* ---------------------------------------------------------------------------------------------
@@ -764,6 +934,8 @@ int moted__store_open(struct moted_broker *b, char *err, size_t errlen)
     }
     b->store = st;
     pthread_mutex_init(&st->lock, NULL);
+    pthread_cond_init(&st->cond, NULL);
+    pthread_cond_init(&st->done_cond, NULL);
     st->fsync_periodic = cfg->persistence_fsync_period;
     snprintf(st->path, sizeof st->path, "%s%s%s", dir,
              *dir && dir[strlen(dir) - 1] != '/' ? "/" : "", file);
@@ -873,6 +1045,13 @@ void moted__store_close(struct moted_broker *b)
     struct moted_store *st = b->store;
     if (!st)
         return;
+    if (st->running) {
+        pthread_mutex_lock(&st->lock);
+        st->stop = 1;
+        pthread_cond_signal(&st->cond);
+        pthread_mutex_unlock(&st->lock);
+        pthread_join(st->thread, NULL);
+    }
     for (int i = 0; i < ST_COUNT; i++)
         sqlite3_finalize(st->st[i]);
     if (st->db) {
@@ -880,6 +1059,8 @@ void moted__store_close(struct moted_broker *b)
         sqlite3_close(st->db);
     }
     pthread_mutex_destroy(&st->lock);
+    pthread_cond_destroy(&st->cond);
+    pthread_cond_destroy(&st->done_cond);
     moted__free(st);
     b->store = NULL;
 }

@@ -99,10 +99,12 @@ static void before_sleep(struct moted_loop *loop, void *data)
     struct moted_conn *held = NULL;
     (void)loop;
     /*
-     * The store first (one transaction for the turn: group commit), then the posts, then the
-     * acknowledgements: once a publisher holds its PUBACK the message is on disk and every
-     * worker has it in its mailbox (see moted__loop_turn). Other workers store their queue
-     * rows for it in their own turns; store.c explains why that loses nothing.
+     * The store first (this turn's writes go to the store thread, a finished batch comes back),
+     * then the posts, then the output: once a publisher holds its PUBACK the message is on disk
+     * and every worker has it in its mailbox (see moted__loop_turn). Output that waits for a
+     * batch still on its way to the disk stays in the flush list; the store thread wakes this
+     * loop when it is written. Other workers store their queue rows for a message in their own
+     * batches; store.c explains why that loses nothing.
      */
     moted__store_commit(w);
     send_posts(w);
@@ -197,7 +199,7 @@ static void *worker_main(void *arg)
     pthread_setname_np(pthread_self(), name);
     moted__store_bind(w);
     moted__loop_run(&w->loop);
-    moted__store_commit(w);
+    moted__store_sync(w);
     return NULL;
 }
 
@@ -222,10 +224,13 @@ int moted__worker_init(struct moted_worker *w, struct moted_broker *b, int index
     moted__loop_on_timer(&w->loop, MOTED_TIMER_CONN, moted__conn_on_timer);
     moted__loop_on_timer(&w->loop, MOTED_TIMER_WILL, moted__proto_on_timer);
     moted__loop_on_timer(&w->loop, MOTED_TIMER_EXPIRY, moted__proto_on_timer);
-    for (size_t i = 0; i < b->listener_count; i++)
-        if (moted__loop_add(&w->loop, b->listeners[i].fds[index], MOTED_READABLE, on_accept, w))
-            return -1;
     return 0;
+}
+
+int moted__worker_listen(struct moted_worker *w, size_t listener)
+{
+    return moted__loop_add(&w->loop, w->b->listeners[listener].fds[w->index], MOTED_READABLE,
+                           on_accept, w);
 }
 
 int moted__worker_start(struct moted_worker *w)

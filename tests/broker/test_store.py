@@ -360,9 +360,9 @@ def test_store_file_mode_0600():
 
 @known_mosquitto_difference(MOTED_ONLY)
 def test_full_disk_refuses_and_keeps_what_was_acknowledged():
-    """The disk fills (here: a file size limit on moted). The publisher whose PUBACK waited for
+    """The disk fills (here: a file size limit on moted). A publisher whose PUBACK waited for
     the failed commit gets DISCONNECT 0x97 instead of an acknowledgement that is not on disk;
-    reconnected, its next QoS 1 message gets PUBACK 0x97; moted keeps running; after a restart
+    while the store fails, QoS 1 messages get PUBACK 0x97; moted keeps running; after a restart
     with room every message acknowledged before is delivered and the store checks clean."""
     with Broker(STORE) as b:
         _persistent_sub(b, "sub", "d/#", proto=V5, props=props(session_expiry_interval=600))
@@ -413,7 +413,9 @@ def test_full_disk_refuses_and_keeps_what_was_acknowledged():
                     refused += 1
                     break
             p.close()
-            assert cut and refused, "no DISCONNECT/PUBACK 0x97 after %d acknowledged\n%s" % (
+            # Which comes first depends on which commit fails: one a PUBACK waited for (that
+            # client is disconnected), or another worker's (the next message is refused).
+            assert cut or refused, "no DISCONNECT/PUBACK 0x97 after %d acknowledged\n%s" % (
                 len(acked), b.log_tail())
             assert acked, "nothing was acknowledged before the disk filled"
             assert proc.poll() is None, "moted stopped on a full disk\n" + b.log_tail()
