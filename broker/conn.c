@@ -276,6 +276,7 @@ void moted__conn_adopt(struct moted_worker *w, struct moted_conn *c)
     uint8_t *buf = c->rbuf;
     size_t have = c->rlen;
     c->w = w;
+    c->hold_seq = 0; /* batch numbers are per worker (and nothing was stored for it yet) */
     c->rbuf = NULL;
     c->rlen = c->rcap = 0;
     list_add(w, c);

@@ -96,7 +96,8 @@ class Broker:
         for _ in range(3):
             self.port = self.fixed_port or free_port()
             text = self.template.format(port=self.port, dir=self.dir)
-            if os.environ.get("MOTE_TEST_PERSIST") == "1":  # the whole suite with the store on
+            # The whole suite with the store on, except tests that place a store themselves.
+            if os.environ.get("MOTE_TEST_PERSIST") == "1" and "persistence_location" not in text:
                 text = text.replace("persistence false\n",
                                     "persistence true\npersistence_location %s/\n" % self.dir)
             _check_loopback_only(text)
