@@ -383,9 +383,9 @@ int main(int argc, char **argv)
         moted__store_sync(&b.workers[w]);
         moted__store_bind(NULL);
     }
+    moted__store_close(&b); /* its thread reads the workers' batches: it stops first */
     for (int w = 0; w < b.worker_count; w++)
         moted__worker_free(&b.workers[w]);
-    moted__store_close(&b);
     for (size_t i = 0; i < b.listener_count; i++) {
         for (int w = 0; w < b.worker_count; w++)
             close(b.listeners[i].fds[w]);

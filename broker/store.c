@@ -125,7 +125,8 @@ struct moted_store {
     int fsync_periodic;   /* 0: every commit is synced (always) */
     int old_workers;      /* worker count of the run that wrote the store */
     _Atomic uint64_t next_msg, next_row, next_sid;
-    uint64_t next_checkpoint_ms;
+    uint64_t next_checkpoint_ms; /* persistence_fsync periodic: the store thread's */
+    int unsynced;                /* commits since the last checkpoint (periodic) */
 };
 
 enum op_kind {
@@ -692,6 +693,27 @@ static void *store_main(void *arg)
         if (!n) {
             if (st->stop)
                 break;
+            if (st->unsynced) { /* periodic: what was committed reaches the disk in time */
+                uint64_t now = moted__now_ms();
+                if (now >= st->next_checkpoint_ms) {
+                    sqlite3_wal_checkpoint_v2(st->db, NULL, SQLITE_CHECKPOINT_PASSIVE, NULL,
+                                              NULL);
+                    st->unsynced = 0;
+                    st->next_checkpoint_ms = now + (uint64_t)st->fsync_periodic * 1000u;
+                    continue;
+                }
+                struct timespec ts;
+                clock_gettime(CLOCK_REALTIME, &ts);
+                uint64_t left = st->next_checkpoint_ms - now;
+                ts.tv_sec += (time_t)(left / 1000);
+                ts.tv_nsec += (long)(left % 1000) * 1000000L;
+                if (ts.tv_nsec >= 1000000000L) {
+                    ts.tv_sec++;
+                    ts.tv_nsec -= 1000000000L;
+                }
+                pthread_cond_timedwait(&st->cond, &st->lock, &ts);
+                continue;
+            }
             pthread_cond_wait(&st->cond, &st->lock);
             continue;
         }
@@ -704,9 +726,11 @@ static void *store_main(void *arg)
             rc = run(st->st[ST_COMMIT]);
         if (rc == SQLITE_OK && st->fsync_periodic) {
             uint64_t now = moted__now_ms();
+            st->unsynced = 1;
             if (now >= st->next_checkpoint_ms) {
                 /* synchronous NORMAL: a checkpoint is when the data reaches the disk */
                 sqlite3_wal_checkpoint_v2(st->db, NULL, SQLITE_CHECKPOINT_PASSIVE, NULL, NULL);
+                st->unsynced = 0;
                 st->next_checkpoint_ms = now + (uint64_t)st->fsync_periodic * 1000u;
             }
         }
@@ -783,7 +807,7 @@ int moted__store_commit(struct moted_worker *w)
     if (bt->submitted)
         return 0; /* one batch in flight per worker: this one waits for the next turn */
     for (int i = 0; i < w->b->worker_count; i++)
-        dirty |= bt->routed[i] != bt->routed_done[i];
+        dirty |= bt->routed[i] != bt->routed_sub[i];
     if (!bt->len && !dirty) {
         bt->committed = bt->seq++; /* nothing to write: nobody waits for this batch */
         return 0;
