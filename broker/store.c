@@ -1508,8 +1508,26 @@ static int load_queue(struct restore *r)
             memcpy(sub_ids, sqlite3_column_blob(q, 7), nsub * sizeof sub_ids[0]);
         if (x)
             moted__msg_expiry_left(x->m, r->now, &expired);
-        /* Orphans and the expired go; a PUBREL to send needs only its packet id. */
-        if (!s || (state != OUT_WAIT_PUBCOMP && (!x || expired))) {
+        /*
+         * A delivery's message row goes when the last reference in memory goes, which may be
+         * in another worker's batch, committed before this row's last change. So a missing
+         * message says how far the delivery got: QoS 1 in flight (or queued): acknowledged, the
+         * row goes; QoS 2 waiting for PUBREC: the PUBREC came (the message was released only
+         * then), so a PUBREL is owed. Expiry drops only what was never sent: a message in flight
+         * may sit with the client, and its packet id must stay taken until the flow ends.
+         */
+        if (!x && state == OUT_WAIT_PUBREC) {
+            state = OUT_WAIT_PUBCOMP;
+            sqlite3_stmt *u = r->st->st[ST_Q_SET];
+            sqlite3_bind_int64(u, 1, (sqlite3_int64)row);
+            sqlite3_bind_int(u, 2, pid);
+            sqlite3_bind_int(u, 3, state);
+            if (run(u) != SQLITE_OK) {
+                rc = -1;
+                break;
+            }
+        }
+        if (!s || (state != OUT_WAIT_PUBCOMP && !x) || (state == 0 && expired)) {
             rc = exec_sid(r->st, "DELETE FROM queue WHERE id = ?1", row) == SQLITE_OK ? 0 : -1;
             r->dropped++;
             continue;

@@ -487,3 +487,29 @@ def test_periodic_fsync_keeps_acknowledged_after_kill():
         for i in range(20):
             d = expect_publish(s, "pf/a", b"p%d" % i, qos=1, name="message %d" % i)
             s.sendall(puback(d["mid"]))
+
+
+@known_mosquitto_difference(MOTED_ONLY)
+def test_qos2_whose_message_row_went_first_gets_its_pubrel():
+    """The crash case found by tests/crash: a QoS 2 delivery's message row was deleted (by the
+    worker that dropped the last reference) in a commit before the one that recorded PUBREC.
+    The row still says 'waiting for PUBREC' but the message is gone: the PUBREC came, so moted
+    sends PUBREL with the same packet id and does not give that id to another message."""
+    with Broker(STORE) as b:
+        s = b.subscriber("sub", [("z/#", 2)], clean=False)
+        _pub_acked(b, "pub", "z/1", [b"first"], qos=2)
+        d = expect_publish(s, "z/1", b"first", qos=2)
+        s.sendall(disconnect())
+        s.close()
+        b.stop()
+        db = sqlite3.connect(_db(b))
+        assert db.execute("SELECT state FROM queue").fetchall() == [(2,)]
+        db.execute("DELETE FROM msgs")
+        db.commit()
+        db.close()
+        b.start()
+        s = b.client("sub", clean=False, session_present=True)
+        expect_packet(s, pubrel(d["mid"]), "PUBREL for the delivery whose PUBREC came")
+        _pub_acked(b, "pub", "z/2", [b"second"], qos=2)
+        d2 = expect_publish(s, "z/2", b"second", qos=2)
+        assert d2["mid"] != d["mid"], "packet id %d given again while its flow is open" % d["mid"]
