@@ -5,15 +5,17 @@
 #   make size       lib/ at -Os -ffreestanding for Cortex-M3 and ESP8266, seed-device RAM/stack
 #   make fuzz       run the fuzzers for FUZZ_SECONDS each (fuzz/run.sh)
 #   make bench      moted (build/release) against Debian's mosquitto: paired runs, ratios
+#   make crashtest  SIGKILL moted, then mosquitto, mid-traffic CRASHTEST_ROUNDS times: lost messages
 #   make clean      remove build/
 #   make format     clang-format every C source in place
 
 BUILD_DIR ?= build
 BUILD_TYPE ?= Debug
 JOBS ?= 2
+CRASHTEST_ROUNDS ?= 8
 FORMAT_DIRS := $(wildcard include lib broker cli tests fuzz bench examples)
 
-.PHONY: all build test run size fuzz bench clean format deps
+.PHONY: all build test run size fuzz bench crashtest clean format deps
 
 all: build
 
@@ -42,6 +44,10 @@ fuzz:
 bench: deps
 	@bash scripts/build-release.sh moted
 	@MOTED=$${MOTED:-build/release/broker/moted} bash bench/run.sh
+
+crashtest: deps
+	@$(MAKE) --no-print-directory build
+	python3 tests/crash/crashtest.py --moted $(BUILD_DIR)/broker/moted --rounds $(CRASHTEST_ROUNDS)
 
 clean:
 	rm -rf $(BUILD_DIR)
