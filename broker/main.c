@@ -33,7 +33,9 @@ static const char usage[] =
     "      --version           print the version and exit\n"
     "\n"
     "Without a configuration file moted listens on 127.0.0.1:1883 only and allows anonymous\n"
-    "clients there, as Mosquitto 2 does. Configuration keys: docs/moted.md.\n";
+    "clients there, as Mosquitto 2 does. It keeps sessions, queued and retained messages in\n"
+    "./moted.db (persistence true, persistence_location, persistence_file; docs/persistence.md)\n"
+    "and acknowledges nothing before it is there. Configuration keys: docs/moted.md.\n";
 
 static int listen_on(const struct moted_listener *l, char *err, size_t errlen)
 {
@@ -156,6 +158,18 @@ static void describe(const struct moted_broker *b, FILE *out)
     fprintf(out, "workers %d, max_packet_size %u, max_inflight_messages %d, max_queued_messages %ld\n",
             b->worker_count, b->cfg.max_packet_size, b->cfg.max_inflight_messages,
             b->cfg.max_queued_messages);
+    if (b->cfg.persistence) {
+        const char *dir = b->cfg.persistence_location ? b->cfg.persistence_location : "";
+        fprintf(out, "persistence: store %s%s%s, fsync %s", dir,
+                *dir && dir[strlen(dir) - 1] != '/' ? "/" : "",
+                b->cfg.persistence_file ? b->cfg.persistence_file : "moted.db",
+                b->cfg.persistence_fsync_period ? "periodic" : "always");
+        if (b->cfg.persistence_fsync_period)
+            fprintf(out, " (every %d s)", b->cfg.persistence_fsync_period);
+        fputc('\n', out);
+    } else {
+        fprintf(out, "persistence: off (nothing survives a restart)\n");
+    }
 }
 
 int main(int argc, char **argv)
