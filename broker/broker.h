@@ -344,6 +344,11 @@ int moted__proto_packet(struct moted_conn *c, const uint8_t *pkt, size_t len);
 /* Offers message m to session s at the given QoS. Sends now, or queues, or drops (counted). */
 void moted__proto_deliver(struct moted_session *s, struct moted_msg *m, uint8_t qos,
                           uint8_t retain, const uint32_t *sub_ids, uint8_t sub_id_count);
+/* The same, for a delivery whose store row another worker already wrote (a share group's home
+ * picked s): `row` is taken over, or deleted if the delivery is not kept. */
+void moted__proto_deliver_row(struct moted_session *s, struct moted_msg *m, uint8_t qos,
+                              uint8_t retain, const uint32_t *sub_ids, uint8_t sub_id_count,
+                              uint64_t row);
 /* Sends what the window allows from the session's queue. */
 void moted__proto_drain(struct moted_session *s);
 /* A connection went away: detach its session, arm will and expiry. */
@@ -456,6 +461,11 @@ uint64_t moted__store_queue_put(struct moted_session *s, struct moted_msg *m, ui
 void moted__store_queue_set(struct moted_session *s, uint64_t row, uint16_t packet_id,
                             uint8_t state);
 void moted__store_queue_del(struct moted_session *s, uint64_t row);
+/* On a share group's home: the row of a delivery to a member stored as session `sid` elsewhere. */
+uint64_t moted__store_queue_put_for(struct moted_worker *w, uint64_t sid, struct moted_msg *m,
+                                    uint8_t qos, const uint32_t *sub_ids, uint8_t nsub);
+/* Deletes a row w was handed and will not use. */
+void moted__store_row_del(struct moted_worker *w, uint64_t row);
 void moted__store_qos2(struct moted_session *s, uint16_t packet_id, int add);
 void moted__store_retained(struct moted_worker *w, struct moted_msg *m);
 /* A stored message was freed: its row goes (msg.c). */
@@ -495,6 +505,8 @@ struct moted_post {
     size_t client_id_len;
     int from;         /* worker index of the member (SHARE_*) */
     uintptr_t member; /* the member's identity (SHARE_*) */
+    uint64_t sid;     /* the member's store row (SHARE_ADD), or the session a row is for (DELIVER) */
+    uint64_t row;     /* DELIVER: the queue row the group's home wrote for it, 0: none */
     struct mote_subscription opts;
     struct moted_post *next;
 };

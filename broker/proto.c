@@ -100,9 +100,10 @@ static int send_publish(struct moted_session *s, struct moted_msg *m, uint8_t qo
     return moted__conn_send(c, &p);
 }
 
-/* Puts a delivery at the end of the session's queue, within the configured bounds. */
+/* Puts a delivery at the end of the session's queue, within the configured bounds; `row`: its
+ * store row when one was written already. */
 static void enqueue(struct moted_session *s, struct moted_msg *m, uint8_t qos, uint8_t retain,
-                    const uint32_t *sub_ids, uint8_t nsub)
+                    const uint32_t *sub_ids, uint8_t nsub, uint64_t row)
 {
     const struct moted_config *cfg = moted__cfg(s->owner->b);
     struct moted_queued *q;
@@ -119,16 +120,18 @@ static void enqueue(struct moted_session *s, struct moted_msg *m, uint8_t qos, u
                        s->client_id, s->queue_count, cfg->max_queued_messages,
                        cfg->max_queued_bytes, qos, (int)m->topic_len, moted__msg_topic(m),
                        s->queue_dropped);
+        moted__store_row_del(s->owner, row);
         return;
     }
     q = moted__malloc(sizeof *q);
     if (!q) {
         atomic_fetch_add(&s->owner->b->dropped, 1);
+        moted__store_row_del(s->owner, row);
         return;
     }
     moted__msg_ref(m);
     q->msg = m;
-    q->row = moted__store_queue_put(s, m, qos, retain, sub_ids, nsub, 0, 0);
+    q->row = row ? row : moted__store_queue_put(s, m, qos, retain, sub_ids, nsub, 0, 0);
     q->qos = qos;
     q->retain = retain;
     q->sub_id_count = nsub;
@@ -176,17 +179,26 @@ static int send_in_flight(struct moted_session *s, struct moted_msg *m, uint8_t 
 void moted__proto_deliver(struct moted_session *s, struct moted_msg *m, uint8_t qos,
                           uint8_t retain, const uint32_t *sub_ids, uint8_t nsub)
 {
+    moted__proto_deliver_row(s, m, qos, retain, sub_ids, nsub, 0);
+}
+
+void moted__proto_deliver_row(struct moted_session *s, struct moted_msg *m, uint8_t qos,
+                              uint8_t retain, const uint32_t *sub_ids, uint8_t nsub, uint64_t row)
+{
     const struct moted_config *cfg = moted__cfg(s->owner->b);
     struct moted_conn *c = s->conn;
     int expired;
 
     moted__msg_expiry_left(m, s->owner->loop.now_ms, &expired);
-    if (expired)
-        return;
     /* acl_file: the receiver must be allowed to read the topic (retained messages too). */
-    if (cfg->acl && !moted__acl_check(cfg->acl, s->username, s->client_id, moted__msg_topic(m),
-                                      m->topic_len, MOTED_ACL_READ))
-        return;
+    int denied = cfg->acl && !moted__acl_check(cfg->acl, s->username, s->client_id,
+                                               moted__msg_topic(m), m->topic_len, MOTED_ACL_READ);
+    if (expired || denied || qos == 0) {
+        moted__store_row_del(s->owner, row); /* a row written for it is not used */
+        row = 0;
+        if (expired || denied)
+            return;
+    }
     if (c && c->state != CONN_ACTIVE)
         c = NULL;
     if (qos == 0) {
@@ -197,16 +209,18 @@ void moted__proto_deliver(struct moted_session *s, struct moted_msg *m, uint8_t 
             }
             send_publish(s, m, 0, retain, 0, 0, sub_ids, nsub);
         } else if (cfg->queue_qos0_messages && s->expiry_interval) {
-            enqueue(s, m, 0, retain, sub_ids, nsub);
+            enqueue(s, m, 0, retain, sub_ids, nsub, 0);
         }
         return;
     }
     /* QoS 1/2: keep order, so go behind anything already queued. */
-    if (c && !s->queue_head && send_in_flight(s, m, qos, retain, sub_ids, nsub, 0) == 0)
+    if (c && !s->queue_head && send_in_flight(s, m, qos, retain, sub_ids, nsub, row) == 0)
         return;
-    if (!c && !s->expiry_interval)
+    if (!c && !s->expiry_interval) {
+        moted__store_row_del(s->owner, row);
         return; /* a session that ends with its connection queues nothing */
-    enqueue(s, m, qos, retain, sub_ids, nsub);
+    }
+    enqueue(s, m, qos, retain, sub_ids, nsub, row);
 }
 
 static void resend_marked(struct moted_session *s);

@@ -142,6 +142,7 @@ struct share_member {
     uint8_t *client_id;
     size_t client_id_len;
     int worker;
+    uint64_t sid; /* its session's store row when it subscribed, 0: not stored */
 };
 
 static void share_member_release(void *owner)
@@ -151,10 +152,12 @@ static void share_member_release(void *owner)
     moted__free(sm);
 }
 
-static void deliver_to_client(struct moted_worker *w, int worker, const uint8_t *id, size_t len,
+static void deliver_to_client(struct moted_worker *w, const struct share_member *sm,
                               struct moted_msg *m, uint8_t qos, uint32_t sub_id)
 {
-    if (worker == w->index) {
+    const uint8_t *id = sm->client_id;
+    size_t len = sm->client_id_len;
+    if (sm->worker == w->index) {
         struct moted_session *s = moted__sessions_find(w, id, len);
         if (s)
             moted__proto_deliver(s, m, qos, 0, &sub_id, sub_id ? 1 : 0);
@@ -173,7 +176,11 @@ static void deliver_to_client(struct moted_worker *w, int worker, const uint8_t 
     p->msg = m;
     p->qos = qos;
     p->sub_id = sub_id;
-    moted__worker_post(w, worker, p);
+    /* A stored member's row is written here, with this worker's record of having matched m:
+     * a crash before the member's worker writes anything then loses nothing (store.c). */
+    p->sid = sm->sid;
+    p->row = moted__store_queue_put_for(w, sm->sid, m, qos, &sub_id, sub_id ? 1 : 0);
+    moted__worker_post(w, sm->worker, p);
 }
 
 static void on_share(void *ctx, struct moted_share *g)
@@ -186,8 +193,7 @@ static void on_share(void *ctx, struct moted_share *g)
     if (!pick)
         return;
     struct share_member *sm = pick->owner;
-    deliver_to_client(mc->w, sm->worker, sm->client_id, sm->client_id_len, mc->m,
-                      granted(mc->w->b, pick->qos, mc->m->qos), pick->id);
+    deliver_to_client(mc->w, sm, mc->m, granted(mc->w->b, pick->qos, mc->m->qos), pick->id);
 }
 
 static void retained_release(void *owner)
@@ -282,6 +288,7 @@ void moted__router_share_apply(struct moted_worker *w, struct moted_post *p)
     memcpy(sm->client_id, p->client_id, p->client_id_len);
     sm->client_id_len = p->client_id_len;
     sm->worker = p->from;
+    sm->sid = p->sid;
     struct moted_sub sub = {.key = key,
                             .owner = sm,
                             .qos = p->opts.qos,
@@ -310,6 +317,7 @@ static void share_change(struct moted_session *s, enum moted_post_kind kind,
     p->client_id_len = s->client_id_len;
     p->from = w->index;
     p->member = (uintptr_t)s;
+    p->sid = s->sid;
     p->sub_id = sub_id;
     if (sub)
         p->opts = *sub;

@@ -391,6 +391,39 @@ uint64_t moted__store_queue_put(struct moted_session *s, struct moted_msg *m, ui
     return row;
 }
 
+uint64_t moted__store_queue_put_for(struct moted_worker *w, uint64_t sid, struct moted_msg *m,
+                                    uint8_t qos, const uint32_t *sub_ids, uint8_t nsub)
+{
+    struct store_op *o;
+    uint64_t msg_id, row;
+    if (!recording(w) || !sid || qos == 0)
+        return 0;
+    msg_id = ensure_stored(w, m, NULL);
+    row = atomic_fetch_add(&w->b->store->next_row, 1);
+    o = op_new(w, OP_QPUT, 0, 0);
+    if (!o) {
+        op_oom(w, "a queued message");
+        return 0;
+    }
+    o->id = row;
+    o->sid = sid;
+    o->msg_id = msg_id;
+    o->qos = qos;
+    o->nsub = nsub;
+    memcpy(o->sub_ids, sub_ids, nsub * sizeof *sub_ids);
+    return row;
+}
+
+void moted__store_row_del(struct moted_worker *w, uint64_t row)
+{
+    struct store_op *o;
+    if (!recording(w) || !row)
+        return;
+    o = op_new(w, OP_QDEL, 0, 0);
+    if (o)
+        o->id = row;
+}
+
 void moted__store_queue_set(struct moted_session *s, uint64_t row, uint16_t packet_id,
                             uint8_t state)
 {
@@ -1559,9 +1592,29 @@ static int load_queue(struct restore *r)
     return rc;
 }
 
+/* A delivery found missing at restore: a queue row, and the entry in s's queue. */
+static int requeue(struct restore *r, struct moted_session *s, struct rmsg *x, uint8_t qos,
+                   uint8_t retain, const uint32_t *ids, uint8_t nsub)
+{
+    sqlite3_stmt *ins = r->st->st[ST_Q_PUT];
+    uint64_t row = atomic_fetch_add(&r->st->next_row, 1);
+    sqlite3_bind_int64(ins, 1, (sqlite3_int64)row);
+    sqlite3_bind_int64(ins, 2, (sqlite3_int64)s->sid);
+    sqlite3_bind_int64(ins, 3, (sqlite3_int64)x->id);
+    sqlite3_bind_int(ins, 4, qos);
+    sqlite3_bind_int(ins, 5, retain);
+    sqlite3_bind_int(ins, 6, 0);
+    sqlite3_bind_int(ins, 7, 0);
+    if (nsub)
+        bind_blob(ins, 8, ids, nsub * sizeof ids[0]);
+    r->rerouted++;
+    return run(ins) == SQLITE_OK ? queue_restored(s, x->m, row, qos, retain, ids, nsub) : -1;
+}
+
 /*
  * Messages some worker had not matched when the last run ended: match them again against the
- * sessions that lived on that worker (only those), from the subscriptions on disk.
+ * sessions that lived on that worker (only those), and the share groups homed there, from the
+ * subscriptions on disk.
  */
 static int reroute(struct restore *r)
 {
@@ -1627,21 +1680,36 @@ static int reroute(struct restore *r)
             }
             if (!hit || qos == 0)
                 continue;
-            uint64_t row = atomic_fetch_add(&r->st->next_row, 1);
-            sqlite3_bind_int64(ins, 1, (sqlite3_int64)row);
-            sqlite3_bind_int64(ins, 2, (sqlite3_int64)s->sid);
-            sqlite3_bind_int64(ins, 3, (sqlite3_int64)x->id);
-            sqlite3_bind_int(ins, 4, qos);
-            sqlite3_bind_int(ins, 5, retain);
-            sqlite3_bind_int(ins, 6, 0);
-            sqlite3_bind_int(ins, 7, 0);
-            if (nsub)
-                bind_blob(ins, 8, ids, nsub * sizeof ids[0]);
-            rc = run(ins) == SQLITE_OK ? queue_restored(s, x->m, row, qos, retain, ids, nsub) : -1;
-            r->rerouted++;
+            rc = requeue(r, s, x, qos, retain, ids, nsub);
+        }
+        /* Share groups: one member gets it, if the group's home worker had not matched it. */
+        for (size_t j = 0; rc == 0 && j < r->nsubs; j++) {
+            struct rsub *sub = &r->subs[j];
+            struct mote_slice full = {sub->filter, sub->len}, group, filter;
+            int home, done = 0, expired;
+            if (!mote_topic_share(full, &group, &filter))
+                continue;
+            home = moted__home_of(old, sub->filter, sub->len);
+            if (home == x->src || x->id <= upto[x->src * old + home])
+                continue;
+            for (size_t k = 0; k < j && !done; k++) /* an earlier member of the same group */
+                done = r->subs[k].len == sub->len && !memcmp(r->subs[k].filter, sub->filter,
+                                                             sub->len) &&
+                       mote_topic_match(filter.ptr, filter.len, moted__msg_topic(x->m),
+                                        x->m->topic_len);
+            moted__msg_expiry_left(x->m, r->now, &expired);
+            if (done || expired ||
+                !mote_topic_match(filter.ptr, filter.len, moted__msg_topic(x->m), x->m->topic_len))
+                continue;
+            uint8_t qos = moted__cfg(r->b)->upgrade_outgoing_qos || (sub->options & 3) < x->m->qos
+                              ? sub->options & 3
+                              : x->m->qos;
+            if (qos)
+                rc = requeue(r, sub->s, x, qos, 0, &sub->sub_id, sub->sub_id ? 1 : 0);
         }
     }
     moted__free(upto);
+    (void)ins;
     return rc;
 }
 

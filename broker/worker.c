@@ -74,8 +74,14 @@ static void on_wake(struct moted_loop *loop, void *data)
             break;
         case POST_DELIVER: {
             struct moted_session *s = moted__sessions_find(w, p->key, p->key_len);
+            uint64_t row = p->row;
+            if (row && (!s || s->sid != p->sid)) { /* the session it was written for is gone */
+                moted__store_row_del(w, row);
+                row = 0;
+            }
             if (s)
-                moted__proto_deliver(s, p->msg, p->qos, 0, &p->sub_id, p->sub_id ? 1 : 0);
+                moted__proto_deliver_row(s, p->msg, p->qos, 0, &p->sub_id, p->sub_id ? 1 : 0,
+                                         row);
             break;
         }
         case POST_ADOPT:
