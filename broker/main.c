@@ -18,6 +18,7 @@
 #include <unistd.h>
 
 #include "broker.h"
+#include "tls_record.h"
 
 static const char usage[] =
     "Usage: moted [-c FILE] [-p PORT] [-v] [--test-config]\n"
@@ -420,6 +421,7 @@ int main(int argc, char **argv)
     moted__free(b.retired);
     moted__config_free(&b.cfg);
     close(sfd);
+    moted__tls_rl_thread_done(); /* closing TLS connections above used this thread's buffers */
     moted__log(MOTED_LOG_NOTICE, "stopped");
     moted__log_close();
     return 0;

@@ -17,6 +17,7 @@
 #include <openssl/x509v3.h>
 
 #include "broker.h"
+#include "tls_record.h"
 
 /* What small stacks support first (BearSSL, mbedTLS on an ESP8266), then the rest; no RSA key
  * exchange, no SHA-1 MACs, no 3DES/RC4. AES-CBC-SHA256 stays for old stacks. */
@@ -36,14 +37,22 @@ struct hs_info {
     int alert_received;  /* TLS alert from the client, -1 if none */
     const char *state;   /* last handshake state OpenSSL reported */
     int sent_certificate;
+    struct moted_tls_secrets secrets; /* TLS 1.3 traffic secrets (the key log callback) */
+    uint8_t *written;    /* what we wrote during the handshake (tls_record.c counts records) */
+    size_t written_len, written_cap;
 };
 
+/* After the handshake a connection runs on moted's record layer (rl, the SSL object freed:
+ * tls_record.h) or, for suites it does not take, on OpenSSL (ssl). */
 struct moted_tls_conn {
     SSL *ssl;
+    struct moted_tls_rl *rl;
     struct hs_info *hs; /* NULL once the handshake is done */
     uint8_t handshaking;
     uint8_t checked_first_byte;
 };
+
+#define HS_WRITTEN_MAX (64 * 1024) /* more than any handshake flight moted sends */
 
 static int conn_index = -1; /* SSL ex_data slot holding the struct moted_conn */
 
@@ -121,6 +130,7 @@ static void describe_ca(struct moted_tls_listener *tl, SSL_CTX *ctx, const char 
 
 static void info_cb(const SSL *ssl, int where, int ret);
 static int hello_cb(SSL *ssl, int *alert, void *arg);
+static void keylog_cb(const SSL *ssl, const char *line);
 
 static int tls_min_version(const char *v, int *out)
 {
@@ -165,6 +175,8 @@ static SSL_CTX *make_ctx(const struct moted_listener *l, struct moted_tls_listen
      * that has the CA needs only the leaf: 441 bytes with ECDSA, not 861). */
     SSL_CTX_set_mode(ctx, SSL_MODE_RELEASE_BUFFERS | SSL_MODE_ENABLE_PARTIAL_WRITE |
                               SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER | SSL_MODE_NO_AUTO_CHAIN);
+    /* TLS 1.3 traffic secrets go to the connection (never to a file): tls_record.c. */
+    SSL_CTX_set_keylog_callback(ctx, keylog_cb);
     if (!SSL_CTX_set_cipher_list(ctx, l->ciphers ? l->ciphers : DEFAULT_CIPHERS)) {
         ssl_fail(err, errlen, "ciphers", l->ciphers);
         goto fail;
@@ -356,6 +368,70 @@ static int hello_cb(SSL *ssl, int *alert, void *arg)
     return SSL_CLIENT_HELLO_SUCCESS;
 }
 
+static int unhex(const char *s, uint8_t *out, size_t max)
+{
+    size_t n = 0;
+    for (; s[0] && s[1] && n < max; s += 2) {
+        int hi = s[0] <= '9' ? s[0] - '0' : (s[0] | 0x20) - 'a' + 10;
+        int lo = s[1] <= '9' ? s[1] - '0' : (s[1] | 0x20) - 'a' + 10;
+        if (hi < 0 || hi > 15 || lo < 0 || lo > 15)
+            return -1;
+        out[n++] = (uint8_t)(hi << 4 | lo);
+    }
+    return *s ? -1 : (int)n;
+}
+
+/* "LABEL <client random> <secret>": keeps the TLS 1.3 application traffic secrets. */
+static void keylog_cb(const SSL *ssl, const char *line)
+{
+    struct moted_conn *c = conn_of(ssl);
+    struct moted_tls_conn *t = c ? c->tls : NULL;
+    const char *secret = strrchr(line, ' ');
+    int n;
+    if (!t || !t->hs || !secret)
+        return;
+    if (!strncmp(line, "CLIENT_TRAFFIC_SECRET_0 ", 24)) {
+        n = unhex(secret + 1, t->hs->secrets.client, sizeof t->hs->secrets.client);
+        t->hs->secrets.client_len = n > 0 ? (uint8_t)n : 0;
+    } else if (!strncmp(line, "SERVER_TRAFFIC_SECRET_0 ", 24)) {
+        n = unhex(secret + 1, t->hs->secrets.server, sizeof t->hs->secrets.server);
+        t->hs->secrets.server_len = n > 0 ? (uint8_t)n : 0;
+    }
+}
+
+/* Keeps a copy of what the handshake writes (to count the records sealed with traffic keys). */
+static long capture_cb(BIO *b, int oper, const char *argp, size_t len, int argi, long argl,
+                       int ret, size_t *processed)
+{
+    struct moted_tls_conn *t = (struct moted_tls_conn *)BIO_get_callback_arg(b);
+    (void)len, (void)argi, (void)argl;
+    if (oper != (BIO_CB_WRITE | BIO_CB_RETURN) || ret <= 0 || !t || !t->hs || !processed)
+        return ret;
+    struct hs_info *hs = t->hs;
+    size_t n = *processed;
+    if (hs->written_len + n > HS_WRITTEN_MAX) {
+        hs->written_len = SIZE_MAX; /* too much: this connection stays with OpenSSL */
+        return ret;
+    }
+    if (hs->written_len == SIZE_MAX)
+        return ret;
+    if (hs->written_len + n > hs->written_cap) {
+        size_t cap = hs->written_cap ? hs->written_cap * 2 : 4096;
+        while (cap < hs->written_len + n)
+            cap *= 2;
+        uint8_t *nb = moted__realloc(hs->written, cap);
+        if (!nb) {
+            hs->written_len = SIZE_MAX;
+            return ret;
+        }
+        hs->written = nb;
+        hs->written_cap = cap;
+    }
+    memcpy(hs->written + hs->written_len, argp, n);
+    hs->written_len += n;
+    return ret;
+}
+
 static void info_cb(const SSL *ssl, int where, int ret)
 {
     struct moted_conn *c = conn_of(ssl);
@@ -528,14 +604,27 @@ static void explain_failure(struct moted_conn *c, const char *what)
  * Transport
  * ------------------------------------------------------------------------------------------- */
 
+/* Frees what only the handshake needed. */
+static void hs_free(struct moted_tls_conn *t)
+{
+    if (t->hs) {
+        if (t->hs->written) {
+            OPENSSL_cleanse(t->hs->written, t->hs->written_cap);
+            moted__free(t->hs->written);
+        }
+        OPENSSL_cleanse(&t->hs->secrets, sizeof t->hs->secrets);
+        moted__free(t->hs);
+        t->hs = NULL;
+    }
+}
+
 static void hs_done(struct moted_conn *c)
 {
     struct moted_tls_conn *t = c->tls;
     const struct moted_listener *l = c->listener->cfg;
     int mfl = t->hs ? t->hs->mfl : 0;
+    const char *why = "no handshake state";
     t->handshaking = 0;
-    moted__free(t->hs);
-    t->hs = NULL;
     if (l->use_identity_as_username || l->use_subject_as_username) {
         X509 *peer = SSL_get1_peer_certificate(t->ssl);
         if (peer) {
@@ -554,6 +643,21 @@ static void hs_done(struct moted_conn *c)
     moted__log(MOTED_LOG_DEBUG, "%s: TLS %s %s%s%s", moted__peer(c), SSL_get_version(t->ssl),
                SSL_get_cipher_name(t->ssl), SSL_session_reused(t->ssl) ? ", resumed" : "",
                mfl ? ", small records" : "");
+    /* From here on moted's own record layer, and the ~13 KB SSL object goes (tls_record.h). */
+    if (t->hs && t->hs->written_len != SIZE_MAX)
+        t->rl = moted__tls_rl_take(t->ssl, &t->hs->secrets, t->hs->written, t->hs->written_len,
+                                   &why);
+    BIO_set_callback_ex(SSL_get_wbio(t->ssl), NULL);
+    hs_free(t);
+    if (t->rl) {
+        /* Not a broken connection: without this SSL_free drops the session from the cache,
+         * and a device resuming by session id (BearSSL) would pay a full handshake again. */
+        SSL_set_shutdown(t->ssl, SSL_SENT_SHUTDOWN | SSL_RECEIVED_SHUTDOWN);
+        SSL_free(t->ssl);
+        t->ssl = NULL;
+    } else {
+        moted__log(MOTED_LOG_DEBUG, "%s: TLS records stay with OpenSSL: %s", moted__peer(c), why);
+    }
 }
 
 /* Closes after the failure was explained on its own line: the close itself is a debug line. */
@@ -623,6 +727,13 @@ static long tls_read(struct moted_conn *c, void *buf, size_t len)
         if (rc <= 0)
             return rc < 0 ? -2 : 0; /* -2: already closed and logged */
     }
+    if (t->rl) {
+        const char *why = "TLS error";
+        long got = moted__tls_rl_read(t->rl, c->fd, buf, len, &why);
+        if (got == -2)
+            moted__conn_close(c, why);
+        return got;
+    }
     ERR_clear_error();
     rc = SSL_read_ex(t->ssl, buf, len, &n);
     if (rc == 1)
@@ -652,6 +763,8 @@ static long tls_write(struct moted_conn *c, const void *buf, size_t len)
     int rc, err;
     if (t->handshaking)
         return 0;
+    if (t->rl)
+        return moted__tls_rl_write(t->rl, c->fd, buf, len);
     ERR_clear_error();
     rc = SSL_write_ex(t->ssl, buf, len, &n);
     if (rc == 1)
@@ -666,6 +779,8 @@ static long tls_write(struct moted_conn *c, const void *buf, size_t len)
 static int tls_pending(struct moted_conn *c)
 {
     struct moted_tls_conn *t = c->tls;
+    if (t->rl)
+        return moted__tls_rl_pending(t->rl);
     return !t->handshaking && SSL_pending(t->ssl) > 0;
 }
 
@@ -679,10 +794,14 @@ static void tls_close(struct moted_conn *c)
 {
     struct moted_tls_conn *t = c->tls;
     if (t) {
-        if (!t->handshaking)
-            SSL_shutdown(t->ssl); /* best effort: a close_notify if the socket takes it */
-        SSL_free(t->ssl);
-        moted__free(t->hs);
+        if (t->rl) {
+            moted__tls_rl_close(t->rl, c->fd); /* close_notify, best effort */
+        } else {
+            if (!t->handshaking)
+                SSL_shutdown(t->ssl); /* best effort: a close_notify if the socket takes it */
+            SSL_free(t->ssl);
+        }
+        hs_free(t);
         moted__free(t);
         c->tls = NULL;
     }
@@ -713,6 +832,8 @@ int moted__tls_conn_start(struct moted_conn *c)
     }
     t->hs->alert_received = -1;
     t->handshaking = 1;
+    BIO_set_callback_ex(SSL_get_wbio(t->ssl), capture_cb);
+    BIO_set_callback_arg(SSL_get_wbio(t->ssl), (char *)t);
     SSL_set_accept_state(t->ssl);
     SSL_set_ex_data(t->ssl, conn_index, c);
     c->tls = t;

@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include "broker.h"
+#include "tls_record.h"
 
 #define WORKER_RBUF_SIZE (64 * 1024)
 
@@ -206,6 +207,7 @@ static void *worker_main(void *arg)
     moted__store_bind(w);
     moted__loop_run(&w->loop);
     moted__store_sync(w);
+    moted__tls_rl_thread_done();
     return NULL;
 }
 
