@@ -456,6 +456,35 @@ no:
     return NULL;
 }
 
+struct moted_tls_rl *moted__tls_rl_raw(int version, int suite, const uint8_t *key_r,
+                                       const uint8_t *iv_r, const uint8_t *key_w,
+                                       const uint8_t *iv_w, const uint8_t *secret_r,
+                                       const uint8_t *secret_w, uint16_t max_frag)
+{
+    struct moted_tls_rl *rl;
+    if (thread_setup() || !(rl = moted__calloc(1, sizeof *rl)))
+        return NULL;
+    rl->version = version == 13 ? 13 : 12;
+    rl->cipher = suite == 1 ? AES256GCM : suite == 2 ? CHACHA : AES128GCM;
+    rl->key_len = rl->cipher == AES128GCM ? 16 : 32;
+    rl->hash_len = rl->cipher == AES256GCM ? 48 : 32;
+    rl->iv_len = rl->version == 13 || rl->cipher == CHACHA ? 12 : 4;
+    rl->max_frag = max_frag ? max_frag : MAX_PLAIN;
+    memcpy(rl->key_r, key_r, rl->key_len);
+    memcpy(rl->key_w, key_w, rl->key_len);
+    memcpy(rl->iv_r, iv_r, rl->iv_len);
+    memcpy(rl->iv_w, iv_w, rl->iv_len);
+    memcpy(rl->secret_r, secret_r, rl->hash_len);
+    memcpy(rl->secret_w, secret_w, rl->hash_len);
+    return rl;
+}
+
+size_t moted__tls_rl_seal(struct moted_tls_rl *rl, uint8_t type, const uint8_t *in, size_t len,
+                          uint8_t *out)
+{
+    return thread_setup() ? 0 : seal(rl, type, in, len, out);
+}
+
 /* ---------------------------------------------------------------------------------------------
  * The transport
  * ------------------------------------------------------------------------------------------- */

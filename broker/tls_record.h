@@ -48,4 +48,14 @@ void moted__tls_rl_thread_done(void);
 /* Heap bytes one connection's record layer holds while idle. */
 size_t moted__tls_rl_idle_size(void);
 
+/* For the fuzz harness and tests: a record layer from raw keys, no handshake (version 12 or 13;
+ * suite 0 AES-128-GCM, 1 AES-256-GCM, 2 ChaCha20-Poly1305; TLS 1.3 secrets for KeyUpdate), and
+ * sealing a record of any content type as this side would (out: len + 30 bytes). */
+struct moted_tls_rl *moted__tls_rl_raw(int version, int suite, const uint8_t *key_r,
+                                       const uint8_t *iv_r, const uint8_t *key_w,
+                                       const uint8_t *iv_w, const uint8_t *secret_r,
+                                       const uint8_t *secret_w, uint16_t max_frag);
+size_t moted__tls_rl_seal(struct moted_tls_rl *rl, uint8_t type, const uint8_t *in, size_t len,
+                          uint8_t *out);
+
 #endif /* MOTED_TLS_RECORD_H */

@@ -5,7 +5,7 @@
 #
 #   FUZZ_SECONDS=60        time per harness
 #   FUZZ_JOBS=2            harnesses run at once (one libFuzzer process each)
-#   FUZZ_HARNESSES="frame decode topic broker"
+#   FUZZ_HARNESSES="frame decode topic broker tls_record"
 #   FUZZ_MERGE=1           afterwards, merge inputs that add coverage into fuzz/corpus/<name>
 #   FUZZ_ARGS="..."        extra libFuzzer flags, e.g. "-use_value_profile=1"
 #   FUZZ_CFLAGS="..."      extra compiler flags, e.g. "-fno-sanitize=nonnull-attribute"
@@ -15,7 +15,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 seconds=${FUZZ_SECONDS:-60}
 jobs=${FUZZ_JOBS:-2}
-harnesses=${FUZZ_HARNESSES:-frame decode topic broker}
+harnesses=${FUZZ_HARNESSES:-frame decode topic broker tls_record}
 merge=${FUZZ_MERGE:-0}
 out=${FUZZ_OUT:-build/libfuzzer}
 cc=${FUZZ_CC:-clang}
@@ -42,7 +42,7 @@ for src in $codec_sources; do
 done
 # The broker harness also links moted's parts: broker/*.c but main.c, in GNU C as CMake builds them.
 broker_objs=()
-if [[ " $harnesses " == *" broker "* ]]; then
+if [[ " $harnesses " == *" broker "* || " $harnesses " == *" tls_record "* ]]; then
     mkdir -p "$out/obj/broker"
     for src in broker/*.c; do
         [ "$src" = broker/main.c ] && continue
@@ -52,15 +52,19 @@ if [[ " $harnesses " == *" broker "* ]]; then
         broker_objs+=("$obj")
     done
 fi
-# moted links OpenSSL once broker/tls.c uses it.
+# moted links OpenSSL (broker/tls.c) and SQLite (broker/store.c).
 broker_libs=(-pthread)
 if grep -qs '#include <openssl/' broker/*.c; then
     read -ra ssl <<<"$(pkg-config --libs openssl 2>/dev/null || echo -lssl -lcrypto)"
     broker_libs+=("${ssl[@]}")
 fi
+if grep -qs '#include <sqlite3.h>' broker/*.c; then
+    broker_libs+=(-lsqlite3)
+fi
 for name in $harnesses; do
     extra=()
-    [ "$name" = broker ] && extra=(-Ibroker "${broker_objs[@]}" "${broker_libs[@]}")
+    [ "$name" = broker ] || [ "$name" = tls_record ] &&
+        extra=(-Ibroker "${broker_objs[@]}" "${broker_libs[@]}")
     "$cc" "${common[@]}" -fsanitize=fuzzer,address,undefined "fuzz/fuzz_$name.c" "${objs[@]}" \
         "${extra[@]}" -o "$out/fuzz_$name"
 done
