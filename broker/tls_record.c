@@ -11,6 +11,7 @@
 #include "tls_record.h"
 
 #include <errno.h>
+#include <pthread.h>
 #include <string.h>
 #include <sys/socket.h>
 
@@ -49,6 +50,21 @@ struct moted_tls_rl {
     uint8_t pending_ku; /* a KeyUpdate (update_not_requested) to send before the next data */
 };
 
+/* Fetched once: OpenSSL 3 looks an algorithm up in its providers at every implicit fetch, which
+ * costs more than sealing a small record. Shared by all threads (they are reference counted). */
+static EVP_CIPHER *ciphers[3];
+static EVP_KDF *hkdf, *prf;
+static pthread_once_t fetched = PTHREAD_ONCE_INIT;
+
+static void fetch_all(void)
+{
+    ciphers[AES128GCM] = EVP_CIPHER_fetch(NULL, "AES-128-GCM", NULL);
+    ciphers[AES256GCM] = EVP_CIPHER_fetch(NULL, "AES-256-GCM", NULL);
+    ciphers[CHACHA] = EVP_CIPHER_fetch(NULL, "ChaCha20-Poly1305", NULL);
+    hkdf = EVP_KDF_fetch(NULL, "HKDF", NULL);
+    prf = EVP_KDF_fetch(NULL, "TLS1-PRF", NULL);
+}
+
 /* Per thread: one cipher context, rekeyed for every record, and one buffer. */
 static __thread EVP_CIPHER_CTX *tctx;
 static __thread uint8_t *scratch;
@@ -68,6 +84,9 @@ size_t moted__tls_rl_idle_size(void)
 
 static int thread_setup(void)
 {
+    pthread_once(&fetched, fetch_all);
+    if (!ciphers[AES128GCM] || !ciphers[AES256GCM] || !ciphers[CHACHA] || !hkdf || !prf)
+        return -1;
     if (!tctx && !(tctx = EVP_CIPHER_CTX_new()))
         return -1;
     if (!scratch && !(scratch = moted__malloc(SCRATCH_CAP)))
@@ -77,9 +96,7 @@ static int thread_setup(void)
 
 static const EVP_CIPHER *cipher_of(const struct moted_tls_rl *rl)
 {
-    return rl->cipher == AES128GCM   ? EVP_aes_128_gcm()
-           : rl->cipher == AES256GCM ? EVP_aes_256_gcm()
-                                     : EVP_chacha20_poly1305();
+    return ciphers[rl->cipher];
 }
 
 /* ---------------------------------------------------------------------------------------------
@@ -97,8 +114,7 @@ static int expand_label(const struct moted_tls_rl *rl, const uint8_t *secret, co
 {
     uint8_t info[2 + 1 + 6 + 32 + 1];
     size_t ll = strlen(label), n = 0;
-    EVP_KDF *kdf = EVP_KDF_fetch(NULL, "HKDF", NULL);
-    EVP_KDF_CTX *kctx = kdf ? EVP_KDF_CTX_new(kdf) : NULL;
+    EVP_KDF_CTX *kctx = EVP_KDF_CTX_new(hkdf);
     int mode = EVP_KDF_HKDF_MODE_EXPAND_ONLY, ok;
     OSSL_PARAM params[5];
     info[n++] = (uint8_t)(len >> 8);
@@ -116,7 +132,6 @@ static int expand_label(const struct moted_tls_rl *rl, const uint8_t *secret, co
     params[4] = OSSL_PARAM_construct_end();
     ok = kctx && EVP_KDF_derive(kctx, out, len, params) == 1;
     EVP_KDF_CTX_free(kctx);
-    EVP_KDF_free(kdf);
     return ok ? 0 : -1;
 }
 
@@ -133,15 +148,13 @@ static int keys12(struct moted_tls_rl *rl, SSL *ssl)
     uint8_t master[48], seed[13 + 64], block[2 * 32 + 2 * 12];
     size_t mlen = SSL_SESSION_get_master_key(SSL_get_session(ssl), master, sizeof master);
     size_t blen = 2u * rl->key_len + 2u * rl->iv_len;
-    EVP_KDF *kdf = EVP_KDF_fetch(NULL, "TLS1-PRF", NULL);
-    EVP_KDF_CTX *kctx = kdf ? EVP_KDF_CTX_new(kdf) : NULL;
+    EVP_KDF_CTX *kctx = EVP_KDF_CTX_new(prf);
     OSSL_PARAM params[4];
     int ok;
     memcpy(seed, "key expansion", 13);
     if (mlen != 48 || SSL_get_server_random(ssl, seed + 13, 32) != 32 ||
         SSL_get_client_random(ssl, seed + 45, 32) != 32) {
         EVP_KDF_CTX_free(kctx);
-        EVP_KDF_free(kdf);
         return -1;
     }
     params[0] = OSSL_PARAM_construct_utf8_string(OSSL_KDF_PARAM_DIGEST, (char *)digest_of(rl), 0);
@@ -150,7 +163,6 @@ static int keys12(struct moted_tls_rl *rl, SSL *ssl)
     params[3] = OSSL_PARAM_construct_end();
     ok = kctx && EVP_KDF_derive(kctx, block, blen, params) == 1;
     EVP_KDF_CTX_free(kctx);
-    EVP_KDF_free(kdf);
     OPENSSL_cleanse(master, sizeof master);
     if (!ok)
         return -1;
