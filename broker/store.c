@@ -127,6 +127,7 @@ struct moted_store {
     _Atomic uint64_t next_msg, next_row, next_sid;
     uint64_t next_checkpoint_ms; /* persistence_fsync periodic: the store thread's */
     int unsynced;                /* commits since the last checkpoint (periodic) */
+    struct moted_worker **take;  /* the store thread's list of batches being written */
 };
 
 enum op_kind {
@@ -715,7 +716,7 @@ static void *store_main(void *arg)
 {
     struct moted_broker *b = arg;
     struct moted_store *st = b->store;
-    struct moted_worker **take = moted__calloc((size_t)b->worker_count, sizeof *take);
+    struct moted_worker **take = st->take;
     pthread_setname_np(pthread_self(), "moted-store");
     pthread_mutex_lock(&st->lock);
     for (;;) {
@@ -752,7 +753,7 @@ static void *store_main(void *arg)
         }
         pthread_mutex_unlock(&st->lock);
 
-        rc = take ? run(st->st[ST_BEGIN]) : SQLITE_NOMEM;
+        rc = run(st->st[ST_BEGIN]);
         for (int i = 0; rc == SQLITE_OK && i < n; i++)
             rc = apply_batch(st, take[i]);
         if (rc == SQLITE_OK)
@@ -805,7 +806,6 @@ static void *store_main(void *arg)
         }
     }
     pthread_mutex_unlock(&st->lock);
-    moted__free(take);
     return NULL;
 }
 
@@ -934,7 +934,8 @@ int moted__store_start(struct moted_broker *b)
     struct moted_store *st = b->store;
     if (!st)
         return 0;
-    if (pthread_create(&st->thread, NULL, store_main, b))
+    st->take = moted__calloc((size_t)b->worker_count, sizeof *st->take);
+    if (!st->take || pthread_create(&st->thread, NULL, store_main, b))
         return -1;
     st->running = 1;
     return 0;
@@ -1118,6 +1119,7 @@ void moted__store_close(struct moted_broker *b)
     pthread_mutex_destroy(&st->lock);
     pthread_cond_destroy(&st->cond);
     pthread_cond_destroy(&st->done_cond);
+    moted__free(st->take);
     moted__free(st);
     b->store = NULL;
 }

@@ -396,6 +396,30 @@ static int worker_busy(struct moted_worker *w)
     return epoll_wait(w->loop.epfd, &ev, 1, 0) > 0;
 }
 
+/* One loop turn of worker i, recording its store writes as its own thread would. */
+static void turn(int i)
+{
+    moted__store_bind(&workers[i]);
+    moted__loop_turn(&workers[i].loop, 0);
+    moted__store_bind(NULL);
+}
+
+/* With a store, a batch on its way to the disk holds output back: wait for the store thread. */
+static int store_busy(void)
+{
+    int busy = 0;
+    if (!broker.store)
+        return 0;
+    for (int i = 0; i < broker.worker_count; i++) {
+        struct moted_batch *bt = &workers[i].batch;
+        if (bt->submitted && atomic_load(&bt->done) != bt->submitted) {
+            busy = 1;
+            usleep(50);
+        }
+    }
+    return busy;
+}
+
 static void settle(void)
 {
     for (int round = 0;; round++) {
@@ -403,11 +427,12 @@ static void settle(void)
         FUZZ_CHECK(round < MAX_ROUNDS, "the broker does not settle after %d turns", round);
         for (int i = 0; i < broker.worker_count; i++) {
             if (worker_busy(&workers[i])) {
-                moted__loop_turn(&workers[i].loop, 0);
+                turn(i);
                 busy = 1;
             }
         }
         busy |= drain();
+        busy |= store_busy();
         if (!busy)
             return;
     }
@@ -607,6 +632,42 @@ static void client_close(int slot, int outright)
  * ------------------------------------------------------------------------------------------- */
 
 static size_t base_mem;
+static char store_dir[64]; /* configurations 0 and 1 run with the store on, a new one per input */
+
+static void store_remove(void)
+{
+    static const char *const files[] = {"moted.db", "moted.db-wal", "moted.db-shm"};
+    char path[128];
+    for (size_t i = 0; i < sizeof files / sizeof files[0]; i++) {
+        snprintf(path, sizeof path, "%s/%s", store_dir, files[i]);
+        unlink(path);
+    }
+}
+
+static void store_cleanup(void)
+{
+    store_remove();
+    rmdir(store_dir);
+}
+
+static void store_start(void)
+{
+    char err[512];
+    if (!store_dir[0]) {
+        /* tmpfs when there is one: an fsync there costs nothing, and inputs come fast */
+        snprintf(store_dir, sizeof store_dir, "%s/fuzz-broker-store-XXXXXX",
+                 access("/dev/shm", W_OK) == 0 ? "/dev/shm" : "/tmp");
+        FUZZ_CHECK(mkdtemp(store_dir) != NULL, "mkdtemp: %s", strerror(errno));
+        atexit(store_cleanup);
+    }
+    store_remove();
+    broker.cfg.persistence = 1;
+    broker.cfg.persistence_location = store_dir;
+    broker.cfg.persistence_file = NULL;
+    FUZZ_CHECK(moted__store_open(&broker, err, sizeof err) == 0, "store: %s", err);
+    FUZZ_CHECK(moted__store_restore(&broker, err, sizeof err) == 0, "restore: %s", err);
+    FUZZ_CHECK(moted__store_start(&broker) == 0, "store thread");
+}
 
 static void broker_start(uint8_t header)
 {
@@ -637,6 +698,9 @@ static void broker_start(uint8_t header)
             workers[i].rbuf_cap = cap;
         }
     }
+    broker.cfg.persistence = 0;
+    if (variant <= 1)
+        store_start();
     if (mem_budget[header >> 6])
         moted__mem_set_limit(moted__mem_used() + mem_budget[header >> 6]);
     for (int i = 0; i < SLOTS; i++) {
@@ -664,8 +728,13 @@ static void broker_stop(int abrupt)
                        workers[i].conn_count);
     }
     SAY("stop%s\n", abrupt ? " (abrupt)" : "");
-    for (int i = 0; i < broker.worker_count; i++)
+    for (int i = 0; i < broker.worker_count; i++) { /* as main.c: the store hears the closes */
+        moted__store_bind(&workers[i]);
         moted__conn_close_all(&workers[i]);
+        moted__store_sync(&workers[i]);
+        moted__store_bind(NULL);
+    }
+    moted__store_close(&broker);
     for (int i = 0; i < broker.worker_count; i++)
         moted__worker_free(&workers[i]);
     moted__mem_set_limit(0);
@@ -770,7 +839,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         case OP_STOP:
             if (flag & 1)
                 for (int i = 0; i < broker.worker_count; i++)
-                    moted__loop_turn(&workers[i].loop, 0);
+                    turn(i);
             abrupt = 1;
             break;
         }
