@@ -30,9 +30,9 @@
 
 #include "broker.h"
 
-#define STORE_FORMAT 1            /* PRAGMA user_version of the schema below */
-#define STORE_APP_ID 0x4D4F5445   /* PRAGMA application_id: "MOTE" */
-#define RETRY_MS 1000             /* a failed commit is tried again after this */
+#define STORE_FORMAT 1          /* PRAGMA user_version of the schema below */
+#define STORE_APP_ID 0x4D4F5445 /* PRAGMA application_id: "MOTE" */
+#define RETRY_MS 1000           /* a failed commit is tried again after this */
 
 static const char *const schema =
     "CREATE TABLE meta(key TEXT PRIMARY KEY, value INTEGER) WITHOUT ROWID;"
@@ -113,17 +113,17 @@ static const char *const sql[ST_COUNT] = {
 };
 
 struct moted_store {
-    sqlite3 *db;          /* the store thread's alone once it runs */
+    sqlite3 *db; /* the store thread's alone once it runs */
     pthread_t thread;
-    int running, stop;    /* stop: under lock */
-    pthread_mutex_t lock; /* guards the batches' pending flags and stop */
-    pthread_cond_t cond;  /* wakes the store thread */
+    int running, stop;        /* stop: under lock */
+    pthread_mutex_t lock;     /* guards the batches' pending flags and stop */
+    pthread_cond_t cond;      /* wakes the store thread */
     pthread_cond_t done_cond; /* a commit ended (moted__store_sync waits for it) */
     atomic_int failing;
     sqlite3_stmt *st[ST_COUNT];
     char path[PATH_MAX];
-    int fsync_periodic;   /* 0: every commit is synced (always) */
-    int old_workers;      /* worker count of the run that wrote the store */
+    int fsync_periodic; /* 0: every commit is synced (always) */
+    int old_workers;    /* worker count of the run that wrote the store */
     _Atomic uint64_t next_msg, next_row, next_sid;
     uint64_t next_checkpoint_ms; /* persistence_fsync periodic: the store thread's */
     int unsynced;                /* commits since the last checkpoint (periodic) */
@@ -191,8 +191,7 @@ static struct moted_worker *recording(struct moted_worker *w)
     return w && w->b->store && bound == w ? w : NULL;
 }
 
-static struct store_op *op_new(struct moted_worker *w, enum op_kind kind, size_t len1,
-                               size_t len2)
+static struct store_op *op_new(struct moted_worker *w, enum op_kind kind, size_t len1, size_t len2)
 {
     struct moted_batch *bt = &w->batch;
     size_t need = (sizeof(struct store_op) + len1 + len2 + 7u) & ~(size_t)7u;
@@ -327,8 +326,8 @@ void moted__store_session_del(struct moted_session *s)
     hold(s);
 }
 
-void moted__store_sub(struct moted_session *s, const struct mote_subscription *sub,
-                      uint32_t sub_id, int is_new)
+void moted__store_sub(struct moted_session *s, const struct mote_subscription *sub, uint32_t sub_id,
+                      int is_new)
 {
     struct moted_worker *w = recording(s->owner);
     struct store_op *o;
@@ -730,8 +729,7 @@ static void *store_main(void *arg)
             if (st->unsynced) { /* periodic: what was committed reaches the disk in time */
                 uint64_t now = moted__now_ms();
                 if (now >= st->next_checkpoint_ms) {
-                    sqlite3_wal_checkpoint_v2(st->db, NULL, SQLITE_CHECKPOINT_PASSIVE, NULL,
-                                              NULL);
+                    sqlite3_wal_checkpoint_v2(st->db, NULL, SQLITE_CHECKPOINT_PASSIVE, NULL, NULL);
                     st->unsynced = 0;
                     st->next_checkpoint_ms = now + (uint64_t)st->fsync_periodic * 1000u;
                     continue;
@@ -813,8 +811,7 @@ static void *store_main(void *arg)
 static void reap(struct moted_worker *w)
 {
     struct moted_batch *bt = &w->batch;
-    if (!bt->submitted ||
-        atomic_load_explicit(&bt->done, memory_order_acquire) != bt->submitted)
+    if (!bt->submitted || atomic_load_explicit(&bt->done, memory_order_acquire) != bt->submitted)
         return;
     for (size_t off = 0; off < bt->slen;) {
         struct store_op *o = (struct store_op *)(bt->sbuf + off);
@@ -1130,7 +1127,7 @@ void moted__store_close(struct moted_broker *b)
 
 struct rmsg { /* a stored message, while restoring */
     uint64_t id;
-    int src;  /* -1: matched everywhere */
+    int src; /* -1: matched everywhere */
     struct moted_msg *m;
     uint8_t *origin;
     size_t origin_len;
@@ -1530,9 +1527,9 @@ static int load_queue(struct restore *r)
         uint8_t state = (uint8_t)sqlite3_column_int(q, 6);
         uint32_t sub_ids[MOTED_MAX_SUB_IDS];
         size_t nb = (size_t)sqlite3_column_bytes(q, 7);
-        uint8_t nsub = (uint8_t)(nb / sizeof sub_ids[0] > MOTED_MAX_SUB_IDS
-                                     ? MOTED_MAX_SUB_IDS
-                                     : nb / sizeof sub_ids[0]);
+        uint8_t nsub =
+            (uint8_t)(nb / sizeof sub_ids[0] > MOTED_MAX_SUB_IDS ? MOTED_MAX_SUB_IDS
+                                                                 : nb / sizeof sub_ids[0]);
         int expired = 0, qos = sqlite3_column_int(q, 3), pid = sqlite3_column_int(q, 5);
         if (qos < 1 || qos > 2 || state > OUT_WAIT_PUBCOMP || (state && (pid < 1 || pid > 65535)) ||
             (state == OUT_WAIT_PUBACK && qos != 1) || (state > OUT_WAIT_PUBACK && qos != 2)) {
@@ -1660,8 +1657,8 @@ static int reroute(struct restore *r)
             for (size_t j = 0; j < r->nsubs; j++) {
                 struct rsub *sub = &r->subs[j];
                 uint8_t sq;
-                if (sub->s != s || mote_topic_share((struct mote_slice){sub->filter, sub->len},
-                                                    NULL, NULL))
+                if (sub->s != s ||
+                    mote_topic_share((struct mote_slice){sub->filter, sub->len}, NULL, NULL))
                     continue;
                 if (!mote_topic_match(sub->filter, sub->len, moted__msg_topic(x->m),
                                       x->m->topic_len))
@@ -1695,8 +1692,8 @@ static int reroute(struct restore *r)
             if (home == x->src || x->id <= upto[x->src * old + home])
                 continue;
             for (size_t k = 0; k < j && !done; k++) /* an earlier member of the same group */
-                done = r->subs[k].len == sub->len && !memcmp(r->subs[k].filter, sub->filter,
-                                                             sub->len) &&
+                done = r->subs[k].len == sub->len &&
+                       !memcmp(r->subs[k].filter, sub->filter, sub->len) &&
                        mote_topic_match(filter.ptr, filter.len, moted__msg_topic(x->m),
                                         x->m->topic_len);
             moted__msg_expiry_left(x->m, r->now, &expired);
@@ -1718,9 +1715,8 @@ static int reroute(struct restore *r)
 static int load_retained(struct restore *r)
 {
     sqlite3_stmt *q;
-    if (sqlite3_prepare_v2(r->st->db,
-                           "SELECT qos, expire_at, topic, props, payload FROM retained", -1, &q,
-                           NULL) != SQLITE_OK)
+    if (sqlite3_prepare_v2(r->st->db, "SELECT qos, expire_at, topic, props, payload FROM retained",
+                           -1, &q, NULL) != SQLITE_OK)
         return -1;
     while (sqlite3_step(q) == SQLITE_ROW) {
         struct moted_msg *m = msg_from_row(r, q, 2, 0, -1, 1);
@@ -1758,8 +1754,9 @@ int moted__store_restore(struct moted_broker *b, char *err, size_t errlen)
     bound = NULL; /* the restore itself records nothing */
     rc = run(st->st[ST_BEGIN]) == SQLITE_OK ? 0 : -1;
     if (rc == 0)
-        rc = exec1(st->db, "SELECT max(max(coalesce((SELECT max(id) FROM msgs), 0),"
-                           " coalesce((SELECT max(msg) FROM queue), 0)), 0)",
+        rc = exec1(st->db,
+                   "SELECT max(max(coalesce((SELECT max(id) FROM msgs), 0),"
+                   " coalesce((SELECT max(msg) FROM queue), 0)), 0)",
                    &max_msg);
     if (rc == 0)
         rc = exec1(st->db, "SELECT coalesce(max(id), 0) FROM queue", &max_row);
@@ -1783,8 +1780,7 @@ int moted__store_restore(struct moted_broker *b, char *err, size_t errlen)
     if (rc == 0)
         rc = load_retained(&r);
     /* Every message has now been matched everywhere; what nothing refers to goes. */
-    snprintf(ddl, sizeof ddl, "UPDATE meta SET value = %d WHERE key = 'workers'",
-             b->worker_count);
+    snprintf(ddl, sizeof ddl, "UPDATE meta SET value = %d WHERE key = 'workers'", b->worker_count);
     if (rc == 0)
         rc = sqlite3_exec(st->db,
                           "DELETE FROM msgs WHERE id NOT IN (SELECT msg FROM queue WHERE msg IS NOT"
@@ -1813,8 +1809,8 @@ int moted__store_restore(struct moted_broker *b, char *err, size_t errlen)
                    "store %s: restored %zu session%s, %zu queued and %zu in-flight message%s "
                    "(%zu matched again after a crash), %zu retained message%s%s",
                    st->path, r.nsess, r.nsess == 1 ? "" : "s", r.queued + r.rerouted, r.inflight,
-                   r.inflight == 1 ? "" : "s", r.rerouted, r.retained,
-                   r.retained == 1 ? "" : "s", r.dropped ? " (expired entries removed)" : "");
+                   r.inflight == 1 ? "" : "s", r.rerouted, r.retained, r.retained == 1 ? "" : "s",
+                   r.dropped ? " (expired entries removed)" : "");
     } else {
         moted__log(MOTED_LOG_INFO, "store %s: empty", st->path);
     }

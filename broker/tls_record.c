@@ -34,18 +34,18 @@ struct moted_tls_rl {
     uint8_t version; /* 12 or 13 */
     uint8_t cipher;  /* AES128GCM, AES256GCM, CHACHA */
     uint8_t key_len, iv_len, hash_len;
-    uint8_t closed;  /* close_notify seen */
+    uint8_t closed; /* close_notify seen */
     uint16_t max_frag;
     uint64_t seq_r, seq_w;
     uint8_t key_r[32], key_w[32];
     uint8_t iv_r[12], iv_w[12];
     uint8_t secret_r[48], secret_w[48]; /* TLS 1.3: for KeyUpdate */
     /* While not idle only: */
-    uint8_t *in;     /* a partial record from the socket */
+    uint8_t *in; /* a partial record from the socket */
     uint32_t in_len;
-    uint8_t *plain;  /* opened bytes the caller had no room for */
+    uint8_t *plain; /* opened bytes the caller had no room for */
     uint32_t plain_off, plain_len;
-    uint8_t *out;    /* the unsent rest of a sealed record */
+    uint8_t *out;                         /* the unsent rest of a sealed record */
     uint32_t out_off, out_len, out_plain; /* out_plain: the plaintext it carries */
     uint8_t pending_ku; /* a KeyUpdate (update_not_requested) to send before the next data */
 };
@@ -382,13 +382,19 @@ struct moted_tls_rl *moted__tls_rl_take(SSL *ssl, const struct moted_tls_secrets
         return NULL;
     }
     switch (id) {
-    case 0x1301: case 0xC02B: case 0xC02F: /* AES-128-GCM */
+    case 0x1301:
+    case 0xC02B:
+    case 0xC02F: /* AES-128-GCM */
         rl->cipher = AES128GCM, rl->key_len = 16, rl->hash_len = 32;
         break;
-    case 0x1302: case 0xC02C: case 0xC030: /* AES-256-GCM */
+    case 0x1302:
+    case 0xC02C:
+    case 0xC030: /* AES-256-GCM */
         rl->cipher = AES256GCM, rl->key_len = 32, rl->hash_len = 48;
         break;
-    case 0x1303: case 0xCCA8: case 0xCCA9: /* ChaCha20-Poly1305 */
+    case 0x1303:
+    case 0xCCA8:
+    case 0xCCA9: /* ChaCha20-Poly1305 */
         rl->cipher = CHACHA, rl->key_len = 32, rl->hash_len = 32;
         break;
     default:
@@ -560,7 +566,8 @@ static int send_key_update(struct moted_tls_rl *rl, int fd)
     ssize_t sent = send(fd, rec, n, MSG_NOSIGNAL);
     if (sent < 0 && errno != EAGAIN && errno != EWOULDBLOCK)
         return -1;
-    if (sent < (ssize_t)n && keep_out(rl, rec + (sent > 0 ? sent : 0), n - (size_t)(sent > 0 ? sent : 0), 0))
+    if (sent < (ssize_t)n &&
+        keep_out(rl, rec + (sent > 0 ? sent : 0), n - (size_t)(sent > 0 ? sent : 0), 0))
         return -1;
     rl->pending_ku = 0;
     if (expand_label(rl, rl->secret_w, "traffic upd", next, rl->hash_len))
@@ -572,8 +579,7 @@ static int send_key_update(struct moted_tls_rl *rl, int fd)
     return 0;
 }
 
-long moted__tls_rl_read(struct moted_tls_rl *rl, int fd, uint8_t *buf, size_t len,
-                        const char **why)
+long moted__tls_rl_read(struct moted_tls_rl *rl, int fd, uint8_t *buf, size_t len, const char **why)
 {
     size_t have, off = 0, got = 0;
     ssize_t n;
@@ -631,7 +637,7 @@ long moted__tls_rl_read(struct moted_tls_rl *rl, int fd, uint8_t *buf, size_t le
         if (type == 23) {
             memmove(scratch + got, content, (size_t)clen);
             got += (size_t)clen;
-        } else if (type == 21) { /* alert */
+        } else if (type == 21) {                /* alert */
             if (clen == 2 && content[1] == 0) { /* close_notify */
                 rl->closed = 1;
                 break;

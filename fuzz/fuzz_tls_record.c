@@ -67,10 +67,9 @@ static void moted_reads(struct side *m, size_t len)
         if (n == 0)
             return;
         FUZZ_CHECK((size_t)n <= len, "read %ld bytes into %zu", n, len);
-        FUZZ_CHECK(got_len + (size_t)n <= expect_len &&
-                       !memcmp(expect + got_len, scratchbuf, (size_t)n),
-                   "moted read bytes the peer did not seal as application data (at %zu, %ld)",
-                   got_len, n);
+        FUZZ_CHECK(
+            got_len + (size_t)n <= expect_len && !memcmp(expect + got_len, scratchbuf, (size_t)n),
+            "moted read bytes the peer did not seal as application data (at %zu, %ld)", got_len, n);
         memcpy(got + got_len, scratchbuf, (size_t)n);
         got_len += (size_t)n;
     }
