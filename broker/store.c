@@ -1006,7 +1006,11 @@ int moted__store_open(struct moted_broker *b, char *err, size_t errlen)
         int fd = open(st->path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
         if (fd < 0) {
             snprintf(err, errlen, "cannot create the store %s: %s%s", st->path, strerror(errno),
-                     errno == ENOENT ? " (persistence_location must be an existing folder)" : "");
+                     errno == ENOENT ? " (persistence_location must be an existing folder)"
+                     : errno == EACCES || errno == EROFS
+                         ? " (set persistence_location to a folder moted may write, or "
+                           "persistence false to keep nothing across restarts)"
+                         : "");
             return -1;
         }
         close(fd);
