@@ -66,6 +66,7 @@ workloads=(
     # The same with an RSA-2048 certificate (ECDHE-RSA): signing is the server's heavy part and
     # verifying is cheap for the client, so here the broker, not the load generator, is the limit.
     "tls-full-rsa-12|TLS 1.2 full handshakes, RSA-2048 certificate (ECDHE-RSA), then CONNECT/CONNACK and close|--tls --tls-version 1.2 --tls-pin --connect-rate --duration $duration|connects_per_s:+ churn_broker_cpu_per_connect_us:-"
+    "tls-full-rsa4096-12|TLS 1.2 full handshakes, RSA-4096 certificate (ECDHE-RSA), then CONNECT/CONNACK and close|--tls --tls-version 1.2 --tls-pin --connect-rate --duration $duration|connects_per_s:+ churn_broker_cpu_per_connect_us:-"
     "tls-resume-12|TLS 1.2 resumed handshakes (session ticket), then CONNECT/CONNACK and close|--tls --tls-version 1.2 --tls-resume --connect-rate --duration $duration|connects_per_s:+ churn_broker_cpu_per_connect_us:- tls_resumed_pct:+"
     "tls-resume-id|TLS 1.2 resumed handshakes (session id, no tickets), then CONNECT/CONNACK and close|--tls --tls-version 1.2 --tls-resume --tls-no-ticket --connect-rate --duration $duration|connects_per_s:+ churn_broker_cpu_per_connect_us:- tls_resumed_pct:+"
     "tls-idle-$tls_idle|$tls_idle idle TLS connections (TLS 1.3, the brokers' choice)|--tls --idle $tls_idle --duration 2|rss_per_idle_conn_bytes:- broker_cpu_per_connect_us:- idle_connects_per_s:+"
@@ -163,7 +164,13 @@ make_certs() {
             openssl req -new -key "$certs/server-rsa.key" -out "$certs/server-rsa.csr" \
                 -subj "/O=mote bench/CN=127.0.0.1" &&
             openssl x509 -req -in "$certs/server-rsa.csr" -CA "$certs/ca.pem" -CAkey "$certs/ca.key" \
-                -CAcreateserial -days 7 -sha256 -extfile "$ext" -out "$certs/server-rsa.pem"
+                -CAcreateserial -days 7 -sha256 -extfile "$ext" -out "$certs/server-rsa.pem" &&
+            openssl genpkey -algorithm RSA -pkeyopt rsa_keygen_bits:4096 -out "$certs/server-rsa4096.key" &&
+            openssl req -new -key "$certs/server-rsa4096.key" -out "$certs/server-rsa4096.csr" \
+                -subj "/O=mote bench/CN=127.0.0.1" &&
+            openssl x509 -req -in "$certs/server-rsa4096.csr" -CA "$certs/ca.pem" \
+                -CAkey "$certs/ca.key" -CAcreateserial -days 7 -sha256 -extfile "$ext" \
+                -out "$certs/server-rsa4096.pem"
     } >"$certs/openssl.log" 2>&1 || die "making the bench certificates failed: see $certs/openssl.log"
     # A throw-away key for 127.0.0.1: readable by all, because mosquitto started as root reads
     # its files as user mosquitto.
@@ -237,7 +244,9 @@ run_one() {
             else
                 printf 'persistence false\n'
             fi
-            if ((tls)) && [[ $wl == *rsa* ]]; then
+            if ((tls)) && [[ $wl == *rsa4096* ]]; then
+                printf 'certfile %s\nkeyfile %s\n' "$certs/server-rsa4096.pem" "$certs/server-rsa4096.key"
+            elif ((tls)) && [[ $wl == *rsa* ]]; then
                 printf 'certfile %s\nkeyfile %s\n' "$certs/server-rsa.pem" "$certs/server-rsa.key"
             elif ((tls)); then
                 printf 'certfile %s\nkeyfile %s\n' "$certs/server.pem" "$certs/server.key"
