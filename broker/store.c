@@ -511,7 +511,7 @@ static void bind_blob(sqlite3_stmt *st, int i, const void *p, size_t n)
     sqlite3_bind_blob(st, i, n ? p : "", (int)n, SQLITE_STATIC);
 }
 
-static int apply(struct moted_store *st, struct moted_worker *w, struct store_op *o)
+static int apply(struct moted_store *st, struct store_op *o)
 {
     sqlite3_stmt *q;
     const uint8_t *d = op_data(o);
@@ -606,7 +606,6 @@ static int apply(struct moted_store *st, struct moted_worker *w, struct store_op
         sqlite3_bind_int64(q, 5, o->when);
         return run(q);
     }
-    (void)w;
     return SQLITE_OK;
 }
 
@@ -691,7 +690,7 @@ static int apply_batch(struct moted_store *st, struct moted_worker *w)
     for (size_t off = 0; rc == SQLITE_OK && off < bt->slen;) {
         struct store_op *o = (struct store_op *)(bt->sbuf + off);
         if (!o->skip)
-            rc = apply(st, w, o);
+            rc = apply(st, o);
         off += OP_SIZE(o);
     }
     for (int i = 0; rc == SQLITE_OK && i < w->b->worker_count; i++) {
@@ -1621,7 +1620,7 @@ static int requeue(struct restore *r, struct moted_session *s, struct rmsg *x, u
  */
 static int reroute(struct restore *r)
 {
-    sqlite3_stmt *q, *ins;
+    sqlite3_stmt *q;
     int old = r->st->old_workers, rc = 0;
     uint64_t *upto;
 
@@ -1641,7 +1640,6 @@ static int reroute(struct restore *r)
             upto[src * old + dst] = (uint64_t)sqlite3_column_int64(q, 2);
     }
     sqlite3_finalize(q);
-    ins = r->st->st[ST_Q_PUT];
 
     for (size_t i = 0; rc == 0 && i < r->nmsgs; i++) {
         struct rmsg *x = &r->msgs[i];
@@ -1712,7 +1710,6 @@ static int reroute(struct restore *r)
         }
     }
     moted__free(upto);
-    (void)ins;
     return rc;
 }
 
