@@ -178,6 +178,10 @@ struct moted_session *moted__session_new(const uint8_t *id, size_t len);
 void moted__session_free(struct moted_session *s);
 /* Drops in-flight state, queue and subscriptions (clean start / clean session). */
 void moted__session_clear(struct moted_session *s);
+/* Appends a delivery of m (one more reference) to s's queue, with its store row; NULL: no memory. */
+struct moted_queued *moted__session_queue_add(struct moted_session *s, struct moted_msg *m,
+                                              uint8_t qos, uint8_t retain, const uint32_t *sub_ids,
+                                              uint8_t nsub, uint64_t row);
 struct moted_out *moted__session_out_find(struct moted_session *s, uint16_t id);
 /* A new in-flight slot with a fresh packet id; NULL when the window is full or no memory. */
 struct moted_out *moted__session_out_add(struct moted_session *s);

@@ -123,27 +123,14 @@ static void enqueue(struct moted_session *s, struct moted_msg *m, uint8_t qos, u
         moted__store_row_del(s->owner, row);
         return;
     }
-    q = moted__malloc(sizeof *q);
+    q = moted__session_queue_add(s, m, qos, retain, sub_ids, nsub, row);
     if (!q) {
         atomic_fetch_add(&s->owner->b->dropped, 1);
         moted__store_row_del(s->owner, row);
         return;
     }
-    moted__msg_ref(m);
-    q->msg = m;
-    q->row = row ? row : moted__store_queue_put(s, m, qos, retain, sub_ids, nsub, 0, 0);
-    q->qos = qos;
-    q->retain = retain;
-    q->sub_id_count = nsub;
-    memcpy(q->sub_ids, sub_ids, nsub * sizeof *sub_ids);
-    q->next = NULL;
-    if (s->queue_tail)
-        s->queue_tail->next = q;
-    else
-        s->queue_head = q;
-    s->queue_tail = q;
-    s->queue_count++;
-    s->queue_bytes += bytes;
+    if (!row)
+        q->row = moted__store_queue_put(s, m, qos, retain, sub_ids, nsub, 0, 0);
 }
 
 /*

@@ -63,6 +63,30 @@ void moted__session_free(struct moted_session *s)
     moted__free(s);
 }
 
+struct moted_queued *moted__session_queue_add(struct moted_session *s, struct moted_msg *m,
+                                              uint8_t qos, uint8_t retain, const uint32_t *sub_ids,
+                                              uint8_t nsub, uint64_t row)
+{
+    struct moted_queued *q = moted__calloc(1, sizeof *q);
+    if (!q)
+        return NULL;
+    moted__msg_ref(m);
+    q->msg = m;
+    q->row = row;
+    q->qos = qos;
+    q->retain = retain;
+    q->sub_id_count = nsub;
+    memcpy(q->sub_ids, sub_ids, nsub * sizeof *sub_ids);
+    if (s->queue_tail)
+        s->queue_tail->next = q;
+    else
+        s->queue_head = q;
+    s->queue_tail = q;
+    s->queue_count++;
+    s->queue_bytes += m->topic_len + m->payload_len;
+    return q;
+}
+
 struct moted_out *moted__session_out_find(struct moted_session *s, uint16_t id)
 {
     /* Acknowledgements usually come in order: the oldest slot first. */

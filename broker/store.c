@@ -361,38 +361,10 @@ void moted__store_unsub(struct moted_session *s, const uint8_t *filter, size_t l
     hold(s);
 }
 
-uint64_t moted__store_queue_put(struct moted_session *s, struct moted_msg *m, uint8_t qos,
-                                uint8_t retain, const uint32_t *sub_ids, uint8_t nsub,
-                                uint16_t packet_id, uint8_t state)
-{
-    struct moted_worker *w = recording(s->owner);
-    struct store_op *o;
-    uint64_t msg_id, row;
-    if (!w || !s->sid || qos == 0)
-        return 0;
-    msg_id = ensure_stored(w, m, NULL);
-    row = atomic_fetch_add(&w->b->store->next_row, 1);
-    o = op_new(w, OP_QPUT, 0, 0);
-    if (!o) {
-        op_oom(w, "a queued message");
-        return 0;
-    }
-    o->id = row;
-    o->sid = s->sid;
-    o->msg_id = msg_id;
-    o->qos = qos;
-    o->retain = retain;
-    o->packet_id = packet_id;
-    o->state = state;
-    o->nsub = nsub;
-    memcpy(o->sub_ids, sub_ids, nsub * sizeof *sub_ids);
-    if (qos == 2 && packet_id) /* exactly once: its packet id is on disk before it is sent */
-        hold(s);
-    return row;
-}
-
-uint64_t moted__store_queue_put_for(struct moted_worker *w, uint64_t sid, struct moted_msg *m,
-                                    uint8_t qos, const uint32_t *sub_ids, uint8_t nsub)
+/* A delivery row of stored session `sid`, written in w's batch: its row number, 0 if none. */
+static uint64_t queue_put(struct moted_worker *w, uint64_t sid, struct moted_msg *m, uint8_t qos,
+                          uint8_t retain, const uint32_t *sub_ids, uint8_t nsub, uint16_t packet_id,
+                          uint8_t state)
 {
     struct store_op *o;
     uint64_t msg_id, row;
@@ -409,9 +381,28 @@ uint64_t moted__store_queue_put_for(struct moted_worker *w, uint64_t sid, struct
     o->sid = sid;
     o->msg_id = msg_id;
     o->qos = qos;
+    o->retain = retain;
+    o->packet_id = packet_id;
+    o->state = state;
     o->nsub = nsub;
     memcpy(o->sub_ids, sub_ids, nsub * sizeof *sub_ids);
     return row;
+}
+
+uint64_t moted__store_queue_put(struct moted_session *s, struct moted_msg *m, uint8_t qos,
+                                uint8_t retain, const uint32_t *sub_ids, uint8_t nsub,
+                                uint16_t packet_id, uint8_t state)
+{
+    uint64_t row = queue_put(s->owner, s->sid, m, qos, retain, sub_ids, nsub, packet_id, state);
+    if (row && qos == 2 && packet_id) /* exactly once: its packet id is on disk before it is sent */
+        hold(s);
+    return row;
+}
+
+uint64_t moted__store_queue_put_for(struct moted_worker *w, uint64_t sid, struct moted_msg *m,
+                                    uint8_t qos, const uint32_t *sub_ids, uint8_t nsub)
+{
+    return queue_put(w, sid, m, qos, 0, sub_ids, nsub, 0, 0);
 }
 
 void moted__store_row_del(struct moted_worker *w, uint64_t row)
@@ -420,8 +411,9 @@ void moted__store_row_del(struct moted_worker *w, uint64_t row)
     if (!recording(w) || !row)
         return;
     o = op_new(w, OP_QDEL, 0, 0);
-    if (o)
-        o->id = row;
+    if (!o)
+        return op_oom(w, "a delivery's end");
+    o->id = row;
 }
 
 void moted__store_queue_set(struct moted_session *s, uint64_t row, uint16_t packet_id,
@@ -443,14 +435,8 @@ void moted__store_queue_set(struct moted_session *s, uint64_t row, uint16_t pack
 
 void moted__store_queue_del(struct moted_session *s, uint64_t row)
 {
-    struct moted_worker *w = recording(s->owner);
-    struct store_op *o;
-    if (!w || !s->sid || !row)
-        return;
-    o = op_new(w, OP_QDEL, 0, 0);
-    if (!o)
-        return op_oom(w, "a delivery's end");
-    o->id = row;
+    if (s->sid)
+        moted__store_row_del(s->owner, row);
 }
 
 void moted__store_qos2(struct moted_session *s, uint16_t packet_id, int add)
@@ -1490,30 +1476,6 @@ static int load_qos2(struct restore *r)
     return sqlite3_finalize(q) == SQLITE_OK ? 0 : -1;
 }
 
-/* Appends a queued delivery (restore or re-route) at the end of s's queue. */
-static int queue_restored(struct moted_session *s, struct moted_msg *m, uint64_t row, uint8_t qos,
-                          uint8_t retain, const uint32_t *sub_ids, uint8_t nsub)
-{
-    struct moted_queued *x = moted__calloc(1, sizeof *x);
-    if (!x)
-        return -1;
-    moted__msg_ref(m);
-    x->msg = m;
-    x->row = row;
-    x->qos = qos;
-    x->retain = retain;
-    x->sub_id_count = nsub;
-    memcpy(x->sub_ids, sub_ids, nsub * sizeof *sub_ids);
-    if (s->queue_tail)
-        s->queue_tail->next = x;
-    else
-        s->queue_head = x;
-    s->queue_tail = x;
-    s->queue_count++;
-    s->queue_bytes += m->topic_len + m->payload_len;
-    return 0;
-}
-
 static int load_queue(struct restore *r)
 {
     sqlite3_stmt *q;
@@ -1568,8 +1530,10 @@ static int load_queue(struct restore *r)
             continue;
         }
         if (state == 0) {
-            rc = queue_restored(s, x->m, row, (uint8_t)sqlite3_column_int(q, 3),
-                                (uint8_t)sqlite3_column_int(q, 4), sub_ids, nsub);
+            rc = moted__session_queue_add(s, x->m, (uint8_t)sqlite3_column_int(q, 3),
+                                          (uint8_t)sqlite3_column_int(q, 4), sub_ids, nsub, row)
+                     ? 0
+                     : -1;
             r->queued++;
             continue;
         }
@@ -1610,7 +1574,9 @@ static int requeue(struct restore *r, struct moted_session *s, struct rmsg *x, u
     if (nsub)
         bind_blob(ins, 8, ids, nsub * sizeof ids[0]);
     r->rerouted++;
-    return run(ins) == SQLITE_OK ? queue_restored(s, x->m, row, qos, retain, ids, nsub) : -1;
+    return run(ins) == SQLITE_OK && moted__session_queue_add(s, x->m, qos, retain, ids, nsub, row)
+               ? 0
+               : -1;
 }
 
 /*

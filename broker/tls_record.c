@@ -322,40 +322,59 @@ static long open_record(struct moted_tls_rl *rl, uint8_t *rec, size_t total, uin
  * Taking over from OpenSSL
  * ------------------------------------------------------------------------------------------- */
 
-/* How many records at the end of `written` open with the server's write keys, from sequence 0:
- * those OpenSSL sealed with the traffic keys (TLS 1.3 session tickets). -1 if the stream does
- * not parse. */
-static long count_sealed(struct moted_tls_rl *rl, const uint8_t *written, size_t wlen)
+/* Whether the record at rec (n bytes, header included) opens with rl's write keys at sequence
+ * seq: one OpenSSL sealed with the keys we derived. Uses the thread's buffer (n <= its size). */
+static int sealed_with_our_keys(const struct moted_tls_rl *rl, const uint8_t *rec, size_t n,
+                                uint64_t seq)
 {
-    long count = 0;
-    uint8_t *copy = moted__malloc(MAX_CIPHER + REC_HDR);
-    /* Try with the read side's machinery: swap in the write keys and sequence. */
-    struct moted_tls_rl probe = *rl;
+    struct moted_tls_rl probe = *rl; /* the read side's machinery with the write keys */
+    uint8_t *content, type;
+    const char *why;
+    int ok;
     memcpy(probe.key_r, rl->key_w, sizeof probe.key_r);
     memcpy(probe.iv_r, rl->iv_w, sizeof probe.iv_r);
-    if (!copy)
-        return -1;
-    for (size_t off = 0; off + REC_HDR <= wlen;) {
+    probe.seq_r = seq;
+    memcpy(scratch, rec, n);
+    ok = open_record(&probe, scratch, n, &content, &type, &why) >= 0;
+    OPENSSL_cleanse(&probe, sizeof probe);
+    return ok;
+}
+
+/* Walks the records of `written`; *last gets the offset of the last one. -1 if it does not
+ * parse as whole records. */
+static int walk_records(const uint8_t *written, size_t wlen, size_t *last)
+{
+    size_t off = 0;
+    *last = 0;
+    while (off + REC_HDR <= wlen) {
         size_t rec_len = (size_t)written[off + 3] << 8 | written[off + 4];
-        if (off + REC_HDR + rec_len > wlen || rec_len > MAX_CIPHER) {
-            count = -1;
-            break;
-        }
-        if (written[off] == 23) {
-            uint8_t *content, type;
-            const char *why;
-            memcpy(copy, written + off, REC_HDR + rec_len);
-            probe.seq_r = (uint64_t)count;
-            if (open_record(&probe, copy, REC_HDR + rec_len, &content, &type, &why) >= 0)
-                count++;
-            else if (count) { /* sealed records are the last ones: a gap is not ours */
-                count = -1;
-                break;
-            }
-        }
+        if (off + REC_HDR + rec_len > wlen || rec_len > MAX_CIPHER)
+            return -1;
+        *last = off;
         off += REC_HDR + rec_len;
     }
-    moted__free(copy);
+    return off == wlen ? 0 : -1;
+}
+
+/* How many records at the end of `written` open with the server's write keys, from sequence 0:
+ * those OpenSSL sealed with the traffic keys (TLS 1.3 session tickets). -1 if the stream does
+ * not parse, or has records of ours before others. */
+static long count_sealed(const struct moted_tls_rl *rl, const uint8_t *written, size_t wlen)
+{
+    long count = 0;
+    size_t last;
+    if (walk_records(written, wlen, &last))
+        return -1;
+    for (size_t off = 0; off + REC_HDR <= wlen;) {
+        size_t n = REC_HDR + ((size_t)written[off + 3] << 8 | written[off + 4]);
+        if (written[off] == 23) {
+            if (sealed_with_our_keys(rl, written + off, n, (uint64_t)count))
+                count++;
+            else if (count) /* sealed records are the last ones: a gap is not ours */
+                return -1;
+        }
+        off += n;
+    }
     return count;
 }
 
@@ -432,37 +451,23 @@ struct moted_tls_rl *moted__tls_rl_take(SSL *ssl, const struct moted_tls_secrets
             *why = "key derivation failed";
             goto no;
         }
-        /* The Finished messages were each side's record 0 under these keys; check ours. */
-        if (count_sealed(rl, written, wlen) < 0) {
+        /* The Finished messages were each side's record 0 under these keys. Ours is the last
+         * record written: it must open at sequence 0. */
+        size_t last;
+        if (walk_records(written, wlen, &last)) {
             *why = "what the handshake wrote does not parse";
+            goto no;
+        }
+        if (wlen < REC_HDR || wlen - last > REC_HDR + 256 || written[last] != 22) {
+            *why = "our Finished is not where it should be";
+            goto no;
+        }
+        if (!sealed_with_our_keys(rl, written + last, wlen - last, 0)) {
+            *why = "our Finished does not open with the derived keys";
             goto no;
         }
         rl->seq_w = 1;
         rl->seq_r = 1;
-        {
-            /* Our Finished is the last record written: it must open at sequence 0. */
-            size_t off = 0, last = 0;
-            while (off + REC_HDR <= wlen) {
-                last = off;
-                off += REC_HDR + ((size_t)written[off + 3] << 8 | written[off + 4]);
-            }
-            uint8_t copy[REC_HDR + 256], *content, type;
-            size_t n = wlen - last;
-            struct moted_tls_rl probe = *rl;
-            const char *w2;
-            memcpy(probe.key_r, rl->key_w, sizeof probe.key_r);
-            memcpy(probe.iv_r, rl->iv_w, sizeof probe.iv_r);
-            probe.seq_r = 0;
-            if (off != wlen || n > sizeof copy || written[last] != 22) {
-                *why = "our Finished is not where it should be";
-                goto no;
-            }
-            memcpy(copy, written + last, n);
-            if (open_record(&probe, copy, n, &content, &type, &w2) < 0) {
-                *why = "our Finished does not open with the derived keys";
-                goto no;
-            }
-        }
     } else {
         *why = "a TLS version other than 1.2 or 1.3";
         goto no;
@@ -538,20 +543,32 @@ static int keep_out(struct moted_tls_rl *rl, const uint8_t *p, size_t n, size_t 
     return 0;
 }
 
+/* RFC 8446 7.2: the next traffic secret of one direction, its keys, and sequence 0. */
+static int next_keys(struct moted_tls_rl *rl, int write)
+{
+    uint8_t *secret = write ? rl->secret_w : rl->secret_r, next[48];
+    if (expand_label(rl, secret, "traffic upd", next, rl->hash_len))
+        return -1;
+    memcpy(secret, next, rl->hash_len);
+    OPENSSL_cleanse(next, sizeof next);
+    if (keys13(rl, write))
+        return -1;
+    if (write)
+        rl->seq_w = 0;
+    else
+        rl->seq_r = 0;
+    return 0;
+}
+
 /* RFC 8446 4.6.3: the client updated its keys; it may ask us to update ours. */
 static int key_update(struct moted_tls_rl *rl, const uint8_t *msg, size_t len, const char **why)
 {
-    uint8_t next[48];
     if (len != 5 || msg[1] || msg[2] || msg[3] != 1 || msg[4] > 1) {
         *why = "TLS error: a malformed KeyUpdate";
         return -1;
     }
-    if (expand_label(rl, rl->secret_r, "traffic upd", next, rl->hash_len))
+    if (next_keys(rl, 0))
         return -1;
-    memcpy(rl->secret_r, next, rl->hash_len);
-    if (keys13(rl, 0))
-        return -1;
-    rl->seq_r = 0;
     if (msg[4] == 1)
         rl->pending_ku = 1; /* answered before our next record */
     return 0;
@@ -561,7 +578,7 @@ static int key_update(struct moted_tls_rl *rl, const uint8_t *msg, size_t len, c
 static int send_key_update(struct moted_tls_rl *rl, int fd)
 {
     static const uint8_t ku[5] = {24, 0, 0, 1, 0};
-    uint8_t rec[REC_HDR + sizeof ku + 1 + TAG_LEN], next[48];
+    uint8_t rec[REC_HDR + sizeof ku + 1 + TAG_LEN];
     size_t n = seal(rl, 22, ku, sizeof ku, rec);
     ssize_t sent = send(fd, rec, n, MSG_NOSIGNAL);
     if (sent < 0 && errno != EAGAIN && errno != EWOULDBLOCK)
@@ -570,13 +587,7 @@ static int send_key_update(struct moted_tls_rl *rl, int fd)
         keep_out(rl, rec + (sent > 0 ? sent : 0), n - (size_t)(sent > 0 ? sent : 0), 0))
         return -1;
     rl->pending_ku = 0;
-    if (expand_label(rl, rl->secret_w, "traffic upd", next, rl->hash_len))
-        return -1;
-    memcpy(rl->secret_w, next, rl->hash_len);
-    if (keys13(rl, 1))
-        return -1;
-    rl->seq_w = 0;
-    return 0;
+    return next_keys(rl, 1);
 }
 
 long moted__tls_rl_read(struct moted_tls_rl *rl, int fd, uint8_t *buf, size_t len, const char **why)
