@@ -289,12 +289,7 @@ def test_crash_before_other_worker_matched_is_repaired():
         b.stop()
         # Message 1000 was stored by the worker `done` lives on (so that worker matched it in
         # the same transaction); late's worker has no `routed` row saying it matched it.
-        db = sqlite3.connect(_db(b))
-        db.execute("INSERT INTO msgs VALUES(1000, ?, NULL, ?, x'', ?, 1, 0, 0)",
-                   (1 - home_late, b"cw/1", b"repaired"))
-        db.execute("UPDATE meta SET value = 2 WHERE key = 'workers'")
-        db.commit()
-        db.close()
+        _unmatched_message(b, 1 - home_late, b"cw/1", b"repaired")
         b.start()
         s = b.client("late", clean=False, session_present=True)
         d = expect_publish(s, "cw/1", b"repaired", qos=1, name="the message late's worker missed")
@@ -308,20 +303,39 @@ def test_crash_before_other_worker_matched_is_repaired():
         expect_nothing(s, name="nothing after it was acknowledged")
 
 
+def _refused(b, what):
+    """Starts b, which must not start; returns its log's tail."""
+    try:
+        b.start()
+    except AssertionError:
+        return b.log_tail()
+    b.stop()
+    raise AssertionError("moted started %s" % what)
+
+
+def _sql(b, *statements):
+    """Runs statements (text, or (text, parameters)) on b's store file, moted stopped."""
+    db = sqlite3.connect(_db(b))
+    for st in statements:
+        db.execute(*(st if isinstance(st, tuple) else (st,)))
+    db.commit()
+    db.close()
+
+
+def _unmatched_message(b, src, topic, payload):
+    """What a crash can leave in a 2-worker store: QoS 1 message 1000, stored by worker src as
+    it was published, with no `routed` row saying any other worker matched it."""
+    _sql(b, ("INSERT INTO msgs VALUES(1000, ?, NULL, ?, x'', ?, 1, 0, 0)", (src, topic, payload)),
+         "UPDATE meta SET value = 2 WHERE key = 'workers'")
+
+
 @known_mosquitto_difference(MOTED_ONLY)
 def test_corrupt_store_refused():
     """A damaged store: moted does not start, and says what is wrong and how to recover."""
     b = Broker(STORE)
     with open(_db(b), "wb") as f:
         f.write(b"this is not an SQLite database, it is what a bad SD card leaves" * 100)
-    try:
-        b.start()
-    except AssertionError:
-        pass
-    else:
-        b.stop()
-        raise AssertionError("moted started on a corrupt store")
-    log = b.log_tail()
+    log = _refused(b, "on a corrupt store")
     assert "not a readable SQLite database" in log and ".recover" in log, log
 
 
@@ -329,35 +343,17 @@ def test_corrupt_store_refused():
 def test_store_from_newer_format_refused():
     with Broker(STORE) as b:
         pass
-    db = sqlite3.connect(_db(b))
-    db.execute("PRAGMA user_version = 99")
-    db.commit()
-    db.close()
-    try:
-        b.start()
-    except AssertionError:
-        pass
-    else:
-        b.stop()
-        raise AssertionError("moted started on a store of a newer format")
-    assert "format 99, written by a newer moted" in b.log_tail(), b.log_tail()
+    _sql(b, "PRAGMA user_version = 99")
+    log = _refused(b, "on a store of a newer format")
+    assert "format 99, written by a newer moted" in log, log
 
 
 @known_mosquitto_difference(MOTED_ONLY)
 def test_foreign_sqlite_file_refused():
     b = Broker(STORE)
-    db = sqlite3.connect(_db(b))
-    db.execute("CREATE TABLE photos(id INTEGER PRIMARY KEY, jpeg BLOB)")
-    db.commit()
-    db.close()
-    try:
-        b.start()
-    except AssertionError:
-        pass
-    else:
-        b.stop()
-        raise AssertionError("moted started on somebody else's database")
-    assert "not a moted store" in b.log_tail(), b.log_tail()
+    _sql(b, "CREATE TABLE photos(id INTEGER PRIMARY KEY, jpeg BLOB)")
+    log = _refused(b, "on somebody else's database")
+    assert "not a moted store" in log, log
     assert sqlite3.connect(_db(b)).execute("SELECT count(*) FROM photos").fetchone() == (0,)
 
 
@@ -464,18 +460,8 @@ def test_impossible_rows_refused():
         with Broker(STORE) as b:
             _persistent_sub(b, "sub", "q/#")
             _pub_acked(b, "pub", "q/a", [b"m"])
-        db = sqlite3.connect(_db(b))
-        db.execute(change)
-        db.commit()
-        db.close()
-        try:
-            b.start()
-        except AssertionError:
-            pass
-        else:
-            b.stop()
-            raise AssertionError("moted started after: %s" % change)
-        log = b.log_tail()
+        _sql(b, change)
+        log = _refused(b, "after: %s" % change)
         assert "is not a valid" in log and ".recover" in log, (change, log)
 
 
@@ -513,9 +499,8 @@ def test_qos2_whose_message_row_went_first_gets_its_pubrel():
         b.stop()
         db = sqlite3.connect(_db(b))
         assert db.execute("SELECT state FROM queue").fetchall() == [(2,)]
-        db.execute("DELETE FROM msgs")
-        db.commit()
         db.close()
+        _sql(b, "DELETE FROM msgs")
         b.start()
         s = b.client("sub", clean=False, session_present=True)
         expect_packet(s, pubrel(d["mid"]), "PUBREL for the delivery whose PUBREC came")
@@ -557,12 +542,7 @@ def test_crash_before_share_group_home_matched_is_repaired():
         _persistent_sub(b, "m1", group)
         _persistent_sub(b, "m2", group)
         b.stop()
-        db = sqlite3.connect(_db(b))
-        db.execute("INSERT INTO msgs VALUES(1000, 0, NULL, ?, x'', ?, 1, 0, 0)",
-                   (b"gh/1", b"for one member"))
-        db.execute("UPDATE meta SET value = 2 WHERE key = 'workers'")
-        db.commit()
-        db.close()
+        _unmatched_message(b, 0, b"gh/1", b"for one member")
         b.start()
         got = 0
         for cid in ("m1", "m2"):
