@@ -40,7 +40,6 @@ and only reported; a mosquitto that does not come back still fails. Everything l
 """
 
 import argparse
-import ctypes
 import os
 import pwd
 import random
@@ -59,6 +58,7 @@ sys.dont_write_bytecode = True  # keep __pycache__ out of the source tree
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(HERE, "..", "broker"))
 import mqtt_bytes as m  # noqa: E402
+from broker import _die_with_parent, free_port  # noqa: E402 (tests/broker/broker.py)
 
 RUN_MIN, RUN_MAX = 0.3, 2.0     # seconds of traffic before each kill
 SHORT_MIN, SHORT_ODDS = 0.01, 0.2  # one round in five is shorter: the kill lands among the resends
@@ -77,20 +77,6 @@ MOSQUITTO_DEFAULT = "/usr/sbin/mosquitto"
 class HarnessFailure(Exception):
     """The run cannot go on: a broker that does not (re)start, dies by itself, or a client that
     cannot reconnect."""
-
-
-def free_port():
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def _die_with_parent():
-    # If this process dies (even by SIGKILL), the broker gets SIGKILL too.
-    try:
-        ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
-    except OSError:
-        pass
 
 
 # ---------------------------------------------------------------------------------------------
