@@ -272,16 +272,8 @@ int main(int argc, char **argv)
 
     moted__log_setup(&b.cfg);
     /* The store before the ports: a store moted cannot trust stops it here (docs/persistence.md). */
-    if (moted__store_open(&b, err, sizeof err)) {
-        moted__log(MOTED_LOG_ERROR, "%s", err);
-        moted__store_close(&b);
-        for (size_t i = 0; i < b.listener_count; i++)
-            moted__tls_listener_free(&b.listeners[i]);
-        moted__free(b.listeners);
-        moted__config_free(&b.cfg);
-        moted__log_close();
-        return 1;
-    }
+    if (moted__store_open(&b, err, sizeof err))
+        goto refused;
     {
         struct rlimit rl;
         if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
@@ -314,19 +306,8 @@ int main(int argc, char **argv)
                 return 1;
             }
     }
-    if (moted__store_restore(&b, err, sizeof err) || moted__store_start(&b)) {
-        moted__log(MOTED_LOG_ERROR, "%s", err);
-        for (int w = 0; w < b.worker_count; w++)
-            moted__worker_free(&b.workers[w]);
-        for (size_t i = 0; i < b.listener_count; i++)
-            moted__tls_listener_free(&b.listeners[i]);
-        moted__free(b.listeners);
-        moted__free(b.workers);
-        moted__store_close(&b);
-        moted__config_free(&b.cfg);
-        moted__log_close();
-        return 1;
-    }
+    if (moted__store_restore(&b, err, sizeof err) || moted__store_start(&b))
+        goto refused;
 
     /* Listen only now: a broker that refuses its store never looks started. */
     for (size_t i = 0; i < b.listener_count; i++) {
@@ -425,4 +406,17 @@ int main(int argc, char **argv)
     moted__log(MOTED_LOG_NOTICE, "stopped");
     moted__log_close();
     return 0;
+
+refused: /* the store (err says why): nothing was listening yet */
+    moted__log(MOTED_LOG_ERROR, "%s", err);
+    for (int w = 0; b.workers && w < b.worker_count; w++)
+        moted__worker_free(&b.workers[w]);
+    moted__store_close(&b);
+    for (size_t i = 0; i < b.listener_count; i++)
+        moted__tls_listener_free(&b.listeners[i]);
+    moted__free(b.listeners);
+    moted__free(b.workers);
+    moted__config_free(&b.cfg);
+    moted__log_close();
+    return 1;
 }
